@@ -1,0 +1,1 @@
+"""Appeals: letter campaigns for people prosecuted for their civic work."""

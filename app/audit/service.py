@@ -1,0 +1,67 @@
+"""Recording staff and import changes in the audit log, and reading it back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEntry
+from app.staff.models import StaffUser
+
+
+def changed(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keys whose values differ, as two JSON-safe dicts (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return (
+        jsonable_encoder({k: before.get(k) for k in keys}),
+        jsonable_encoder({k: after[k] for k in keys}),
+    )
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: StaffUser | str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add one audit entry to the session (committed with the change it describes)."""
+    entry = AuditEntry(
+        actor_id=actor.id if isinstance(actor, StaffUser) else None,
+        actor=actor.email if isinstance(actor, StaffUser) else actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=jsonable_encoder(before) if before is not None else None,
+        after=jsonable_encoder(after) if after is not None else None,
+    )
+    session.add(entry)
+    return entry
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[AuditEntry], int]:
+    """Newest first, optionally for one entity."""
+    query = select(AuditEntry)
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+    return rows.all(), total or 0

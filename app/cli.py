@@ -1,0 +1,485 @@
+"""The `appeals` command line: thin commands that call the services.
+
+Each command opens its own engine and one session, commits when the command succeeds, and exits
+non-zero when something needs a person's attention (so scripts can gate on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases import service as cases_service
+from app.cases.files import Category, Status
+from app.cases.schemas import CaseRead, CaseSummary
+from app.config import Settings, get_settings
+from app.dataset import service as dataset_service
+from app.dataset.service import ImportReport
+from app.db import make_engine, make_sessionmaker, utcnow
+from app.errors import AppError
+from app.migrations import downgrade, make_revision, pending_changes, upgrade
+from app.recipients import service as recipients_service
+from app.recipients.files import ChannelKind
+from app.recipients.health import DirectoryHealth, OfficeStatus, directory_health
+from app.recipients.schemas import OfficeHealthRead
+from app.staff import service as staff_service
+from app.staff.models import Role
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Appeals: letter campaigns for people prosecuted for their civic work.")
+db_app = typer.Typer(help="The database schema (Alembic migrations).")
+directory_app = typer.Typer(help="The directory of offices.")
+cases_app = typer.Typer(help="Browse the cases.")
+recipients_app = typer.Typer(help="Browse the directory.")
+users_app = typer.Typer(help="Staff accounts and API tokens.")
+for sub, name in (
+    (db_app, "db"),
+    (directory_app, "directory"),
+    (cases_app, "cases"),
+    (recipients_app, "recipients"),
+    (users_app, "users"),
+):
+    app.add_typer(sub, name=name)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+CLI_ACTOR = "cli"
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None) -> T:
+    """Run `work` in one session on a fresh engine; commit if it returns, roll back if it raises."""
+    settings = settings or get_settings()
+
+    async def main() -> T:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        typer.secho(f"error: {exc.detail}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await upgrade(engine, settings.alembic_dir)
+    finally:
+        await engine.dispose()
+
+
+# --- db -----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    settings = get_settings()
+
+    async def main() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await upgrade(engine, settings.alembic_dir, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ("base" empties the database)."""
+    settings = get_settings()
+
+    async def main() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await downgrade(engine, settings.alembic_dir, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 1 if the models declare changes no migration makes (like `alembic check`)."""
+    settings = get_settings()
+
+    async def main() -> str | None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            return await pending_changes(engine, settings.alembic_dir)
+        finally:
+            await engine.dispose()
+
+    diffs = asyncio.run(main())
+    if diffs:
+        typer.secho(f"models and migrations differ: {diffs}", err=True, fg="red")
+        raise typer.Exit(1)
+    typer.echo("models and migrations agree")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from the models (for developers; database must be current)."""
+    settings = get_settings()
+
+    async def main() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await make_revision(engine, settings.alembic_dir, message)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def _print_report(report: ImportReport) -> None:
+    counts = (
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )
+    if report.kept_edits:
+        counts += f", {len(report.kept_edits)} kept staff edits"
+    if report.conflicts:
+        counts += f", {len(report.conflicts)} conflicts"
+    errors = len(report.errors)
+    notices = len(report.problems) - errors
+    typer.echo(f"{report.kind}s: {counts}; {errors} problems, {notices} notices")
+    for problem in report.problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        typer.secho(f"  {problem}", fg=colour)
+    for ident in report.missing_files:
+        typer.secho(
+            f"  notice: {report.kind} {ident!r} is in the database but has no file", fg="yellow"
+        )
+
+
+def _import(settings: Settings, cases: Path, recipients: Path, force: bool) -> list[ImportReport]:
+    async def work(session: AsyncSession) -> list[ImportReport]:
+        # Offices first: cases may come to refer to them.
+        return [
+            await dataset_service.import_recipients(session, folder=recipients, force=force),
+            await dataset_service.import_cases(session, folder=cases, force=force),
+        ]
+
+    return _run(work, settings=settings)
+
+
+@app.command("import")
+def import_data(
+    cases: Annotated[Path | None, typer.Option(help="Folder of case files")] = None,
+    recipients: Annotated[Path | None, typer.Option(help="Folder of office files")] = None,
+    force: Annotated[bool, typer.Option(help="Let files overwrite staff edits")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import cases and offices from their YAML folders. Idempotent; exit 1 on any problem."""
+    settings = get_settings()
+    reports = _import(
+        settings, cases or settings.cases_dir, recipients or settings.recipients_dir, force
+    )
+    if as_json:
+        _print_json([r.as_dict() for r in reports])
+    else:
+        for report in reports:
+            _print_report(report)
+    if any(r.errors for r in reports):
+        raise typer.Exit(1)
+
+
+# --- directory ----------------------------------------------------------------------------
+
+
+def _print_health(health: DirectoryHealth) -> None:
+    marks = {OfficeStatus.ok: "ok", OfficeStatus.warning: "WARN", OfficeStatus.unreachable: "FAIL"}
+    for office in health.offices:
+        typer.secho(
+            f"{marks[office.status]:<4} {office.recipient_id} — {office.office}",
+            bold=True,
+            fg={"ok": "green", "WARN": "yellow", "FAIL": "red"}[marks[office.status]],
+        )
+        for channel in office.usable:
+            typer.echo(f"     usable:   {channel.kind.value}: {channel.value}")
+        for channel in office.unusable:
+            typer.echo(f"     unusable: {channel.kind.value}: {channel.problem}")
+        for warning in office.warnings:
+            typer.echo(f"     warning:  {warning}")
+    typer.echo(
+        f"\n{len(health.offices)} offices: {health.count(OfficeStatus.ok)} ok, "
+        f"{health.count(OfficeStatus.warning)} with warnings, "
+        f"{health.count(OfficeStatus.unreachable)} unreachable"
+    )
+
+
+@directory_app.command("check")
+def directory_check(
+    max_age_days: Annotated[
+        int | None, typer.Option(help="Holder verification age limit (days)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Per office: usable and unusable channels, stale holders. Exit 1 if any is unreachable."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> DirectoryHealth:
+        return directory_health(
+            await recipients_service.all_recipients(session),
+            now=utcnow(),
+            max_age_days=max_age_days or settings.holder_max_age_days,
+        )
+
+    health = _run(work, settings=settings)
+    if as_json:
+        _print_json(
+            {
+                "checked_at": health.checked_at.isoformat(),
+                "holder_max_age_days": health.holder_max_age_days,
+                "reachable": health.reachable,
+                "counts": {s.value: health.count(s) for s in OfficeStatus},
+                "offices": [
+                    OfficeHealthRead.model_validate(o).model_dump(mode="json")
+                    for o in health.offices
+                ],
+            }
+        )
+    else:
+        _print_health(health)
+    if not health.reachable:
+        raise typer.Exit(1)
+
+
+# --- cases and recipients -----------------------------------------------------------------
+
+
+@cases_app.command("list")
+def cases_list(
+    q: Annotated[str | None, typer.Option(help="Any spelling of a name")] = None,
+    status: Status | None = None,
+    category: Category | None = None,
+    article: Annotated[str | None, typer.Option(help="Criminal Code article")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List cases, optionally searched and filtered."""
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        rows, _ = await cases_service.list_cases(
+            session, q=q, status=status, category=category, article=article, limit=1000
+        )
+        return [CaseSummary.model_validate(c).model_dump(mode="json") for c in rows]
+
+    cases = _run(work)
+    if as_json:
+        _print_json(cases)
+        return
+    for case in cases:
+        people = "; ".join(f"{p['name']} ({p['status']})" for p in case["people"])
+        typer.echo(f"{case['id']:<24} {case['category']:<24} {people}")
+    typer.echo(f"{len(cases)} cases")
+
+
+@cases_app.command("show")
+def cases_show(case_id: str) -> None:
+    """Print one case as JSON."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        case = await cases_service.get_case(session, case_id=case_id)
+        return CaseRead.model_validate(case).model_dump(mode="json")
+
+    _print_json(_run(work))
+
+
+@recipients_app.command("list")
+def recipients_list(
+    q: Annotated[str | None, typer.Option(help="Office, holder or body")] = None,
+    tag: str | None = None,
+    country: str | None = None,
+    channel: ChannelKind | None = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List offices, optionally filtered."""
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        rows, _ = await recipients_service.list_recipients(
+            session, q=q, tag=tag, country=country, channel=channel, limit=1000
+        )
+        return [recipients_service.to_read(r).model_dump(mode="json") for r in rows]
+
+    offices = _run(work)
+    if as_json:
+        _print_json(offices)
+        return
+    for office in offices:
+        kinds = ",".join(c["kind"] for c in office["channels"] if c["usable"]) or "-"
+        typer.echo(f"{office['id']:<40} {office['country']}  usable: {kinds}")
+    typer.echo(f"{len(offices)} offices")
+
+
+@recipients_app.command("show")
+def recipients_show(recipient_id: str) -> None:
+    """Print one office as JSON."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        recipient = await recipients_service.get_recipient(session, recipient_id=recipient_id)
+        return recipients_service.to_read(recipient).model_dump(mode="json")
+
+    _print_json(_run(work))
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    email: str, role: Annotated[Role, typer.Option(help="admin, campaigner or organiser")]
+) -> None:
+    """Create a staff account and print its API token (shown once, only its hash is kept)."""
+
+    async def work(session: AsyncSession) -> str:
+        _, token = await staff_service.create_user(session, email=email, role=role, actor=CLI_ACTOR)
+        return token
+
+    token = _run(work)
+    typer.echo(f"created {email} ({role.value}). API token, shown once:\n{token}")
+
+
+@users_app.command("token")
+def users_token(email: str, label: Annotated[str | None, typer.Option()] = None) -> None:
+    """Issue another API token for an existing account."""
+
+    async def work(session: AsyncSession) -> str:
+        user = await staff_service.get_user(session, email=email)
+        return staff_service.issue_token(session, user=user, label=label)
+
+    typer.echo(_run(work))
+
+
+@users_app.command("revoke")
+def users_revoke(email: str) -> None:
+    """Revoke every API token of an account."""
+
+    async def work(session: AsyncSession) -> int:
+        user = await staff_service.get_user(session, email=email)
+        return await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
+
+    typer.echo(f"revoked {_run(work)} tokens of {email}")
+
+
+@users_app.command("disable")
+def users_disable(email: str) -> None:
+    """Disable an account: its tokens stop working."""
+
+    async def work(session: AsyncSession) -> None:
+        user = await staff_service.get_user(session, email=email)
+        await staff_service.set_active(session, user=user, active=False, actor=CLI_ACTOR)
+
+    _run(work)
+    typer.echo(f"disabled {email}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List staff accounts."""
+
+    async def work(session: AsyncSession) -> list[str]:
+        return [
+            f"{u.email:<40} {u.role.value:<11} {'active' if u.active else 'disabled':<9} "
+            f"{sum(1 for t in u.tokens if t.revoked_at is None)} live tokens"
+            for u in await staff_service.list_users(session)
+        ]
+
+    for line in _run(work):
+        typer.echo(line)
+
+
+# --- serve and demo -----------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = False,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    if migrate:
+        asyncio.run(_migrate(settings))
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=False,
+        log_level="info",
+    )
+
+
+DEMO_STAFF = "demo-campaigner@appeals.invalid"
+
+
+@app.command("demo")
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """The embedded setup in one go: SQLite under ./var, migrations, the report's data, a server."""
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"database: {settings.effective_database_url}")
+    asyncio.run(_migrate(settings))
+    for report in _import(settings, settings.cases_dir, settings.recipients_dir, force=False):
+        _print_report(report)
+
+    async def staff_token(session: AsyncSession) -> str:
+        try:
+            user = await staff_service.get_user(session, email=DEMO_STAFF)
+        except AppError:
+            _, token = await staff_service.create_user(
+                session, email=DEMO_STAFF, role=Role.campaigner, actor=CLI_ACTOR
+            )
+            return token
+        await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
+        return staff_service.issue_token(session, user=user, label="demo")
+
+    token = _run(staff_token, settings=settings)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo(
+        f"\nAppeals demo on {url}  (API docs: {url}/docs)\n"
+        f"campaigner token for this run: {token}\n"
+        f"  curl -H 'Authorization: Bearer {token}' {url}/api/v1/directory/health\n"
+    )
+    serve(host=host, port=port, migrate=False)
+
+
+def main() -> None:
+    app(prog_name="appeals")
+
+
+if __name__ == "__main__":
+    main()

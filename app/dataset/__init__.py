@@ -1,0 +1,1 @@
+"""The data that ships with the project: loading `cases/` and `recipients/` and importing them."""

@@ -1,0 +1,56 @@
+"""The application factory: `create_app(settings)` wires routers, error handlers and the engine.
+
+The database engine is created in the lifespan, so importing this module does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.audit.api import router as audit_router
+from app.cases.api import router as cases_router
+from app.config import Settings, get_settings
+from app.db import SessionDep, make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.recipients.api import router as recipients_router
+from app.staff.api import router as staff_router
+
+DESCRIPTION = """
+Appeals joins case summaries of people prosecuted for their civic work with a directory of
+officials, and sends, paces and tracks the supporters' appeal letters.
+
+Reading cases and the directory is public. Changes need a staff token
+(`appeals users create EMAIL --role campaigner`) sent as `Authorization: Bearer <token>`.
+Every error is a JSON body `{"error": "<Kind>", "detail": "..."}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.effective_database_url, echo=settings.database_echo)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Appeals", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (cases_router, recipients_router, staff_router, audit_router):
+        app.include_router(router)
+
+    @app.get("/api/v1/health", tags=["service"], summary="Liveness and database check")
+    async def health(session: SessionDep) -> dict[str, str]:
+        await session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,30 @@
+"""Response shapes shared by every domain: pages of results and error bodies."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="How many items match, across all pages.")
+    limit: int
+    offset: int
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="The kind of error, e.g. NotFound, ValidationError.")
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid staff token"},
+    403: {"model": ErrorBody, "description": "The staff role may not do this"},
+    404: {"model": ErrorBody, "description": "No such item"},
+    409: {"model": ErrorBody, "description": "Conflicts with the current state"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
+}

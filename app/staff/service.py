@@ -1,0 +1,129 @@
+"""Staff accounts and API tokens.
+
+A token is 256 random bits shown once; we keep its SHA-256. A fast hash is right here (unlike
+for passwords): the token cannot be guessed, so there is nothing for a slow hash to protect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.audit import service as audit
+from app.db import utcnow
+from app.errors import Conflict, NotFound, Unauthorized
+from app.staff.models import ApiToken, Role, StaffUser
+
+TOKEN_PREFIX = "apl_"  # noqa: S105 - a public prefix that makes leaked tokens findable
+_LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_user(session: AsyncSession, *, email: str) -> StaffUser:
+    user = await session.scalar(select(StaffUser).where(StaffUser.email == _normalise_email(email)))
+    if user is None:
+        raise NotFound(f"no staff account for {email!r}")
+    return user
+
+
+async def list_users(session: AsyncSession) -> Sequence[StaffUser]:
+    rows = await session.scalars(
+        select(StaffUser).options(selectinload(StaffUser.tokens)).order_by(StaffUser.email)
+    )
+    return rows.all()
+
+
+def issue_token(session: AsyncSession, *, user: StaffUser, label: str | None = None) -> str:
+    """Create a new API token for `user`; the plain token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user=user, token_hash=hash_token(token), prefix=token[:10], label=label))
+    return token
+
+
+async def create_user(
+    session: AsyncSession, *, email: str, role: Role, actor: StaffUser | str
+) -> tuple[StaffUser, str]:
+    """Create a staff account with a first API token; returns the account and the token."""
+    email = _normalise_email(email)
+    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
+        raise Conflict(f"a staff account for {email!r} already exists")
+    user = StaffUser(email=email, role=role, active=True)
+    session.add(user)
+    token = issue_token(session, user=user, label="created with the account")
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.create",
+        entity_type="staff_user",
+        entity_id=str(user.id),
+        after={"email": email, "role": role.value},
+    )
+    return user, token
+
+
+async def revoke_tokens(session: AsyncSession, *, user: StaffUser, actor: StaffUser | str) -> int:
+    """Revoke every live token of `user`; returns how many were revoked."""
+    tokens = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    )
+    now = utcnow()
+    count = 0
+    for token in tokens:
+        token.revoked_at = now
+        count += 1
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.revoke_tokens",
+        entity_type="staff_user",
+        entity_id=str(user.id),
+        after={"revoked": count},
+    )
+    return count
+
+
+async def set_active(
+    session: AsyncSession, *, user: StaffUser, active: bool, actor: StaffUser | str
+) -> None:
+    before = {"active": user.active}
+    user.active = active
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.update",
+        entity_type="staff_user",
+        entity_id=str(user.id),
+        before=before,
+        after={"active": active},
+    )
+
+
+async def authenticate(session: AsyncSession, *, token: str) -> StaffUser:
+    """The active staff account a token belongs to, or `Unauthorized`."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise Unauthorized("invalid or revoked API token")
+    row = await session.scalar(
+        select(ApiToken)
+        .options(selectinload(ApiToken.user))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        raise Unauthorized("invalid or revoked API token")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return row.user

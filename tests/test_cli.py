@@ -1,0 +1,170 @@
+"""The `appeals` command, run as a real subprocess against a throwaway database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKENDS, CASES_DIR, RECIPIENTS_DIR, fresh_database, require_backend
+
+Appeals = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(params=BACKENDS)
+async def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    await require_backend(request.param)
+    async with fresh_database(request.param, tmp_path) as url:
+        yield {**os.environ, "APPEALS_DATABASE_URL": url, "APPEALS_VAR_DIR": str(tmp_path / "var")}
+
+
+@pytest.fixture
+def appeals(cli_env: dict[str, str], tmp_path: Path) -> Appeals:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            env=cli_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run
+
+
+class TestImportCommand:
+    def test_import_is_idempotent_and_prints_a_summary(self, appeals: Appeals) -> None:
+        assert appeals("db", "upgrade").returncode == 0
+        first = appeals("import")
+        assert first.returncode == 0, first.stderr
+        assert "recipients: 21 created, 0 updated, 0 unchanged; 0 problems" in first.stdout
+        assert "cases: 31 created, 0 updated, 0 unchanged; 0 problems" in first.stdout
+        assert "Маkhambet Abzhan" in first.stdout  # the homoglyph notice
+        second = appeals("import")
+        assert (
+            "recipients: 0 created, 0 updated, 21 unchanged; 0 problems, 0 notices" in second.stdout
+        )
+        assert "cases: 0 created, 0 updated, 31 unchanged; 0 problems, 0 notices" in second.stdout
+
+    def test_a_broken_file_exits_1_and_names_it(self, appeals: Appeals, tmp_path: Path) -> None:
+        cases = tmp_path / "cases"
+        shutil.copytree(CASES_DIR, cases)
+        (cases / "sychev.yaml").write_text(
+            (cases / "sychev.yaml")
+            .read_text(encoding="utf-8")
+            .replace("category: social_media_users", "category: bloggers"),
+            encoding="utf-8",
+        )
+        appeals("db", "upgrade")
+        result = appeals(
+            "import", "--cases", str(cases), "--recipients", str(RECIPIENTS_DIR), "--json"
+        )
+        assert result.returncode == 1
+        [recipients, case_report] = json.loads(result.stdout)
+        assert len(recipients["created"]) == 21
+        assert len(case_report["created"]) == 30
+        [error] = [p for p in case_report["problems"] if p["severity"] == "error"]
+        assert error["file"].endswith("sychev.yaml")
+        assert error["field"] == "category"
+
+
+class TestDirectoryCheck:
+    def test_exits_1_while_an_office_has_no_usable_channel(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        appeals("import")
+        human = appeals("directory", "check")
+        assert human.returncode == 1
+        assert "FAIL pace-president" in human.stdout
+        assert "21 offices: 0 ok, 16 with warnings, 5 unreachable" in human.stdout
+        machine = appeals("directory", "check", "--json", "--max-age-days", "36500")
+        assert machine.returncode == 1
+        body = json.loads(machine.stdout)
+        assert body["counts"]["unreachable"] == 5
+        assert body["counts"]["ok"] > 0  # with no age limit some offices have nothing to fix
+        assert not any(o["holder_stale"] for o in body["offices"] if o["holder"])
+
+
+class TestUsersAndBrowsing:
+    def test_a_created_token_works_against_the_server(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        created = appeals("users", "create", "ada@staff.example", "--role", "campaigner")
+        assert created.returncode == 0, created.stderr
+        token = created.stdout.strip().splitlines()[-1]
+        assert token.startswith("apl_")
+        duplicate = appeals("users", "create", "ada@staff.example", "--role", "admin")
+        assert duplicate.returncode == 2
+        assert "already exists" in duplicate.stderr
+        listing = appeals("users", "list")
+        assert "ada@staff.example" in listing.stdout and "1 live tokens" in listing.stdout
+        assert token not in listing.stdout
+
+    def test_cases_and_recipients_from_the_command_line(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        appeals("import")
+        found = appeals("cases", "list", "--q", "Sichev", "--json")
+        assert [c["id"] for c in json.loads(found.stdout)] == ["sychev"]
+        shown = appeals("recipients", "show", "france-prime-minister")
+        assert json.loads(shown.stdout)["language"] == "fr"
+        missing = appeals("cases", "show", "nobody")
+        assert missing.returncode == 2 and "no case" in missing.stderr
+        assert "Traceback" not in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited early: {process.stdout.read() if process.stdout else ''}"
+            )
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {timeout}s")
+
+
+class TestDemo:
+    def test_demo_serves_the_reports_cases_and_offices(self, tmp_path: Path) -> None:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            assert _wait_for(f"{base}/api/v1/health", process).json() == {"status": "ok"}
+            assert httpx.get(f"{base}/api/v1/cases").json()["total"] == 31
+            assert httpx.get(f"{base}/api/v1/recipients").json()["total"] == 21
+            assert httpx.get(f"{base}/docs").status_code == 200
+            assert (tmp_path / "var" / "appeals.db").exists()
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=30)
+        token = next(
+            line.split(": ")[1] for line in output.splitlines() if "campaigner token" in line
+        )
+        assert token.startswith("apl_")
