@@ -23,6 +23,7 @@ from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.errors import AppError
+from app.letters.commands import post_app, templates_app
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
@@ -40,6 +41,8 @@ cases_app = typer.Typer(help="Browse the cases.")
 recipients_app = typer.Typer(help="Browse the directory.")
 users_app = typer.Typer(help="Staff accounts and API tokens.")
 for sub, name in (
+    (templates_app, "templates"),
+    (post_app, "post"),
     (db_app, "db"),
     (directory_app, "directory"),
     (cases_app, "cases"),

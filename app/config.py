@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from pydantic import Field
@@ -29,6 +29,19 @@ class Settings(BaseSettings):
     cases_dir: Path = PROJECT_ROOT / "cases"
     recipients_dir: Path = PROJECT_ROOT / "recipients"
     alembic_dir: Path = PROJECT_ROOT / "alembic"
+    templates_dir: Path = PROJECT_ROOT / "letter_templates"
+    default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+
+    organisation_name: str = Field(default="Appeals", description="Who runs the campaigns.")
+    organisation_address: list[str] = Field(
+        default_factory=list, description="Return address lines printed on posted letters."
+    )
+    pdf_layout: Literal["din5008_b", "din5008_a", "us10"] = Field(
+        default="din5008_b", description="Window-envelope layout; US addresses use us10."
+    )
+    home_country: str | None = Field(
+        default=None, description="ISO code; letters to other countries print the country line."
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

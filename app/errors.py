@@ -13,8 +13,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.web.pages import render
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,28 @@ def error_body(kind: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": kind, "detail": detail, **extra}
 
 
-async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    """Pages get HTML errors; the API (and anything asking for JSON) gets JSON."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/openapi", "/docs", "/redoc"))
+
+
+def _html_error(request: Request, status: int, detail: str) -> Response:
+    title = {404: "Not found", 403: "Not allowed", 401: "Sign in needed", 500: "Error"}
+    return render(
+        request,
+        "error.html",
+        {"title": title.get(status, "Something is not right"), "detail": detail},
+        status=status,
+    )
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if exc.status == 303 and "location" in exc.extra:
+        return RedirectResponse(str(exc.extra["location"]), status_code=303)
+    if _wants_html(request):
+        return _html_error(request, exc.status, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(
         error_body(exc.kind, exc.detail, **jsonable_encoder(exc.extra)),
@@ -85,8 +108,10 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    # RequestValidationError for bodies and parameters; pydantic's own ValidationError when a
+    # route validates input itself (e.g. query parameters assembled into a model).
+    assert isinstance(exc, RequestValidationError | ValidationError)
     fields = [
         {
             "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
@@ -95,26 +120,31 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
+    if _wants_html(request):
+        return _html_error(request, 422, detail)
     return JSONResponse(error_body("ValidationError", detail, fields=fields), status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     kind = _STATUS_KINDS.get(exc.status_code, "Error")
     detail = exc.detail if isinstance(exc.detail, str) else kind
+    if _wants_html(request):
+        return _html_error(request, exc.status_code, detail)
     return JSONResponse(error_body(kind, detail), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
-        error_body("InternalError", "Something went wrong on our side; it has been logged."),
-        status_code=500,
-    )
+    detail = "Something went wrong on our side; it has been logged."
+    if _wants_html(request):
+        return _html_error(request, 500, detail)
+    return JSONResponse(error_body("InternalError", detail), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

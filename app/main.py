@@ -9,15 +9,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.audit.api import router as audit_router
+from app.campaigns.api import router as campaigns_router
+from app.campaigns.pages import router as campaigns_pages
 from app.cases.api import router as cases_router
 from app.config import Settings, get_settings
 from app.db import SessionDep, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.letters.api import router as letters_router
+from app.letters.pages import router as letters_pages
+from app.letters.service import LetterKit
 from app.recipients.api import router as recipients_router
 from app.staff.api import router as staff_router
+from app.staff.pages import router as staff_pages
+from app.web.pages import WEB_DIR
 
 DESCRIPTION = """
 Appeals joins case summaries of people prosecuted for their civic work with a directory of
@@ -44,8 +52,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Appeals", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.letter_kit = LetterKit.from_settings(settings)
     install_error_handlers(app)
-    for router in (cases_router, recipients_router, staff_router, audit_router):
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    routers = (
+        cases_router,
+        recipients_router,
+        campaigns_router,
+        letters_router,
+        staff_router,
+        audit_router,
+        staff_pages,
+        campaigns_pages,
+        letters_pages,
+    )
+    for router in routers:
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["service"], summary="Liveness and database check")

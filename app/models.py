@@ -1,20 +1,29 @@
 """Every ORM model, imported in one place so Alembic and the tests see the whole schema."""
 
 from app.audit.models import AuditEntry
+from app.campaigns.models import Campaign, CampaignCase, CampaignEvent, CampaignTarget
 from app.cases.models import Case, CasePerson, Charge
 from app.db import Base
+from app.letters.models import Letter
 from app.recipients.models import Recipient, RecipientChannel, RecipientTag
 from app.staff.models import ApiToken, StaffUser
+from app.staff.sessions import StaffSession
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Campaign",
+    "CampaignCase",
+    "CampaignEvent",
+    "CampaignTarget",
     "Case",
     "CasePerson",
     "Charge",
+    "Letter",
     "Recipient",
     "RecipientChannel",
     "RecipientTag",
+    "StaffSession",
     "StaffUser",
 ]

@@ -16,16 +16,27 @@ class TestErrorBodies:
     async def test_a_bug_is_a_500_without_a_stack_trace(self, settings: Settings) -> None:
         app = create_app(settings)
 
-        @app.get("/boom")
+        @app.get("/api/v1/boom")
+        @app.get("/staff/boom")
         async def boom() -> None:
             raise RuntimeError("secret internals /etc/passwd")
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/boom")
-        assert response.status_code == 500
-        assert response.json()["error"] == "InternalError"
-        assert "secret" not in response.text and "Traceback" not in response.text
+            api = await client.get("/api/v1/boom")
+            page = await client.get("/staff/boom")
+        assert api.status_code == page.status_code == 500
+        assert api.json()["error"] == "InternalError"
+        assert page.headers["content-type"].startswith("text/html")
+        for response in (api, page):
+            assert "secret" not in response.text
+            assert "Traceback" not in response.text
+
+    async def test_pages_get_html_errors(self, client: httpx.AsyncClient) -> None:
+        missing = await client.get("/staff/nothing-here")
+        assert missing.status_code == 404
+        assert "<h1>Not found</h1>" in missing.text
+        assert "default-src 'none'" in missing.headers["content-security-policy"]
 
     async def test_openapi_documents_the_api(self, client: httpx.AsyncClient) -> None:
         schema = (await client.get("/openapi.json")).json()

@@ -1,0 +1,1 @@
+"""Campaigns: cases, target offices, a letter template, channels, pacing and a status."""

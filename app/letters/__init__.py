@@ -1,0 +1,1 @@
+"""Letters: rendering from sandboxed templates, the letter on record, print-ready PDFs."""

@@ -1,0 +1,209 @@
+"""JSON and PDF routes of letters: previews, staff-signed letters, PDFs and print batches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign
+from app.db import SessionDep, utcnow
+from app.letters import service
+from app.letters.deps import KitDep
+from app.letters.models import Letter
+from app.letters.pdf import Layout
+from app.letters.printing import render_batch
+from app.letters.schemas import LetterRead, LettersCreated, PreviewRead, SenderIn
+from app.recipients import service as recipients_service
+from app.recipients.files import ChannelKind
+from app.recipients.models import Recipient
+from app.schemas import ERROR_RESPONSES
+from app.staff.auth import CurrentStaff, Editor
+
+router = APIRouter(prefix="/api/v1", tags=["letters"], responses=ERROR_RESPONSES)
+
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "A4 PDF"}
+}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "letter, office, country, pages"}
+}
+
+
+@router.get("/campaigns/{slug}/preview", summary="The exact letter a sender would send")
+async def preview_letter(
+    session: SessionDep,
+    _user: CurrentStaff,
+    kit: KitDep,
+    slug: str,
+    recipient: Annotated[str, Query(description="Office id")],
+    supporter_name: Annotated[str, Query(min_length=1, max_length=100)],
+    case: Annotated[str | None, Query(description="Case id (individual appeals)")] = None,
+    supporter_city: Annotated[str, Query(max_length=100)] = "",
+    supporter_country: Annotated[str, Query(max_length=100)] = "",
+    message: Annotated[str, Query(max_length=2000)] = "",
+) -> PreviewRead:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    sender = SenderIn.model_validate(
+        {
+            "name": supporter_name,
+            "city": supporter_city,
+            "country": supporter_country,
+            "message": message,
+        }
+    )
+    composed = await service.preview(
+        session,
+        campaign=campaign,
+        recipient_id=recipient,
+        case_id=case,
+        sender=sender,
+        kit=kit,
+        today=utcnow().date(),
+    )
+    letter = composed.letter
+    return PreviewRead(
+        subject=letter.subject,
+        body=letter.body,
+        language=letter.language,
+        template_name=letter.template_name,
+        template_version=letter.template_version,
+        recipient_id=recipient,
+        case_id=composed.case.id if composed.case else None,
+        target=campaigns_service.target_read(composed.target),
+    )
+
+
+@router.post(
+    "/campaigns/{slug}/letters",
+    status_code=status.HTTP_201_CREATED,
+    summary="Render and store letters signed by one sender for the campaign's targets",
+)
+async def create_letters(
+    session: SessionDep,
+    _user: Editor,
+    kit: KitDep,
+    slug: str,
+    sender: SenderIn,
+    recipient: Annotated[list[str] | None, Query(description="Only these offices")] = None,
+) -> LettersCreated:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    result = await service.create_letters(
+        session,
+        campaign=campaign,
+        sender=sender,
+        kit=kit,
+        today=utcnow().date(),
+        recipient_ids=recipient,
+    )
+    return LettersCreated(
+        created=[LetterRead.model_validate(x) for x in result.created],
+        existing=[LetterRead.model_validate(x) for x in result.existing],
+        unreachable=[campaigns_service.target_read(t) for t in result.unreachable],
+    )
+
+
+@router.get("/campaigns/{slug}/letters", summary="The campaign's letters on record")
+async def list_letters(
+    session: SessionDep,
+    _user: CurrentStaff,
+    slug: str,
+    channel: ChannelKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[LetterRead]:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    letters = await service.list_letters(
+        session, campaign=campaign, channel=channel, limit=limit, offset=offset
+    )
+    return [LetterRead.model_validate(x) for x in letters]
+
+
+@router.get("/letters/{letter_id:int}", summary="One letter on record")
+async def get_letter(session: SessionDep, _user: CurrentStaff, letter_id: int) -> LetterRead:
+    return LetterRead.model_validate(await service.get_letter(session, letter_id=letter_id))
+
+
+async def _with_recipients(
+    session: AsyncSession, letters: list[Letter]
+) -> list[tuple[Letter, Recipient]]:
+    offices = {r.id: r for r in await recipients_service.all_recipients(session)}
+    return [(letter, offices[letter.recipient_id]) for letter in letters]
+
+
+@router.get(
+    "/letters/{letter_id:int}.pdf", summary="One letter as a print-ready A4 PDF", responses=PDF
+)
+async def letter_pdf(
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, letter_id: int
+) -> Response:
+    letter = await service.get_letter(session, letter_id=letter_id)
+    batch = render_batch(
+        await _with_recipients(session, [letter]),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
+    return Response(
+        batch.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="letter-{letter.id}.pdf"'},
+    )
+
+
+async def _batch_letters(
+    session: AsyncSession, campaign: Campaign, channel: ChannelKind
+) -> list[tuple[Letter, Recipient]]:
+    letters = list(await service.list_letters(session, campaign=campaign, channel=channel))
+    return await _with_recipients(session, letters)
+
+
+@router.get(
+    "/campaigns/{slug}/print-batch.pdf",
+    summary="All the campaign's letters for the post, in one PDF",
+    responses=PDF,
+)
+async def print_batch_pdf(
+    session: SessionDep,
+    _user: CurrentStaff,
+    kit: KitDep,
+    slug: str,
+    channel: ChannelKind = ChannelKind.postal,
+) -> Response:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    batch = render_batch(
+        await _batch_letters(session, campaign, channel),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
+    return Response(
+        batch.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.pdf"'},
+    )
+
+
+@router.get(
+    "/campaigns/{slug}/print-batch.csv",
+    summary="The manifest of the print batch: letter, office, country, pages",
+    responses=CSV,
+)
+async def print_batch_manifest(
+    session: SessionDep,
+    _user: CurrentStaff,
+    kit: KitDep,
+    slug: str,
+    channel: ChannelKind = ChannelKind.postal,
+) -> Response:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    batch = render_batch(
+        await _batch_letters(session, campaign, channel),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
+    return Response(
+        batch.manifest_csv,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.csv"'},
+    )

@@ -1,0 +1,124 @@
+"""`appeals templates ...` and `appeals post ...`: checking letter templates, printing batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign
+from app.cases import service as cases_service
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, utcnow
+from app.errors import AppError
+from app.letters import service as letters_service
+from app.letters.context import base_context, with_sender
+from app.letters.pdf import Layout
+from app.letters.printing import render_batch
+from app.letters.schemas import SenderIn
+from app.recipients import service as recipients_service
+from app.recipients.files import ChannelKind
+from app.templating.library import Purpose
+from app.templating.rendering import RenderError, letter_seed
+
+T = TypeVar("T")
+
+templates_app = typer.Typer(help="Letter templates.")
+post_app = typer.Typer(help="Letters for the post.")
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings) -> T:
+    async def main() -> T:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        typer.secho(f"error: {exc.detail}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+
+
+@templates_app.command("check")
+def templates_check() -> None:
+    """Render every template for every case and office; exit 1 on any error."""
+    settings = get_settings()
+    kit = letters_service.LetterKit.from_settings(settings)
+    sender = SenderIn(name="Template Check", city="Geneva", country="Switzerland", message="Hi.")
+    check_campaign = Campaign(slug="template-check", title="Template check")  # never stored
+
+    async def work(session: AsyncSession) -> list[str]:
+        cases, _ = await cases_service.list_cases(session, limit=10_000)
+        full = [await cases_service.get_case(session, case_id=c.id) for c in cases]
+        offices = await recipients_service.all_recipients(session)
+        errors: list[str] = []
+        count = 0
+        for template in kit.library.all():
+            for office in offices:
+                for case in full if template.purpose is Purpose.individual else [None]:
+                    base = base_context(
+                        campaign=check_campaign,
+                        cases=full,
+                        case=case,
+                        recipient=office,
+                        language=template.language,
+                        today=utcnow().date(),
+                        max_age_days=settings.holder_max_age_days,
+                        organisation=settings.organisation_name,
+                    )
+                    seed = letter_seed(template.name, office.id, case.id if case else "*")
+                    try:
+                        kit.renderer.render(template, with_sender(base, sender), seed=seed)
+                        count += 1
+                    except RenderError as exc:
+                        case_id = case.id if case else "all cases"
+                        errors.append(f"{template.path.name} × {office.id} × {case_id}: {exc}")
+        typer.echo(f"{count} letters rendered from {len(kit.library.all())} templates")
+        return errors
+
+    problems = [str(p) for p in kit.library.problems]
+    problems += _run(work, settings)
+    for problem in problems:
+        typer.secho(problem, fg="red")
+    if problems:
+        raise typer.Exit(1)
+
+
+@post_app.command("batch")
+def post_batch(
+    campaign: str,
+    out: Annotated[Path, typer.Option(help="Folder for the PDF and the manifest")] = Path("."),
+    channel: ChannelKind = ChannelKind.postal,
+) -> None:
+    """Write a campaign's letters as one print-ready PDF and a CSV manifest."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> tuple[bytes, str, int]:
+        found = await campaigns_service.get_campaign(session, slug=campaign)
+        letters = await letters_service.list_letters(session, campaign=found, channel=channel)
+        offices = {r.id: r for r in await recipients_service.all_recipients(session)}
+        batch = render_batch(
+            [(letter, offices[letter.recipient_id]) for letter in letters],
+            settings,
+            default_layout=Layout(settings.pdf_layout),
+        )
+        return batch.pdf, batch.manifest_csv, len(letters)
+
+    pdf, manifest, count = _run(work, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    pdf_path = out / f"{campaign}-{channel.value}.pdf"
+    csv_path = out / f"{campaign}-{channel.value}.csv"
+    pdf_path.write_bytes(pdf)
+    csv_path.write_text(manifest, encoding="utf-8")
+    typer.echo(f"{count} letters: {pdf_path} and {csv_path}")

@@ -1,0 +1,83 @@
+"""The staff's HTML letter preview: the same letter the API previews, for any target office."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from app.campaigns import service as campaigns_service
+from app.db import SessionDep, utcnow
+from app.errors import AppError
+from app.letters import service as letters_service
+from app.letters.deps import KitDep
+from app.letters.schemas import SenderIn
+from app.staff.pages import StaffPage
+from app.web.pages import render
+
+router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)
+
+
+@router.get("/{slug}/preview", response_class=HTMLResponse)
+async def preview_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffPage,
+    kit: KitDep,
+    slug: str,
+    recipient: Annotated[str | None, Query(max_length=80)] = None,
+    case: Annotated[str | None, Query(max_length=80)] = None,
+    supporter_name: Annotated[str, Query(max_length=200)] = "A. Supporter",
+    supporter_city: Annotated[str, Query(max_length=200)] = "",
+    supporter_country: Annotated[str, Query(max_length=200)] = "",
+    message: Annotated[str, Query(max_length=4000)] = "",
+) -> Response:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    targets = await campaigns_service.resolve_targets(
+        session, campaign=campaign, library=kit.library
+    )
+    cases = await letters_service.campaign_cases(session, campaign)
+    chosen = recipient or next((t.recipient.id for t in targets if t.reachable), None)
+    form = {
+        "recipient": chosen,
+        "case": case,
+        "supporter_name": supporter_name,
+        "supporter_city": supporter_city,
+        "supporter_country": supporter_country,
+        "message": message,
+    }
+    context: dict[str, object] = {
+        **staff.page(),
+        "campaign": campaign,
+        "targets": targets,
+        "cases": cases,
+        "form": form,
+    }
+    status = 200
+    if chosen is not None:
+        try:
+            sender = SenderIn(
+                name=supporter_name,
+                city=supporter_city,
+                country=supporter_country,
+                message=message,
+            )
+            composed = await letters_service.preview(
+                session,
+                campaign=campaign,
+                recipient_id=chosen,
+                case_id=case,
+                sender=sender,
+                kit=kit,
+                today=utcnow().date(),
+            )
+            context.update(letter=composed.letter, target=composed.target)
+        except ValidationError as exc:
+            context["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
+            status = 422
+        except AppError as exc:
+            context["error"] = exc.detail
+            status = exc.status
+    return render(request, "campaigns/preview.html", context, status=status)

@@ -1,0 +1,1 @@
+"""Letter templates: the files staff write, and the sandbox that renders them."""

@@ -1,0 +1,1 @@
+"""Server-rendered HTML: the page templates (autoescaped), static files and page helpers."""
