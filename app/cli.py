@@ -6,7 +6,6 @@ non-zero when something needs a person's attention (so scripts can gate on it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,9 +18,10 @@ from app.cases import service as cases_service
 from app.cases.files import Category, Status
 from app.cases.schemas import CaseRead, CaseSummary
 from app.config import Settings, get_settings
+from app.console import run_in_session, run_with_engine
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
-from app.db import make_engine, make_sessionmaker, utcnow
+from app.db import utcnow
 from app.errors import AppError
 from app.letters.commands import post_app, templates_app
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
@@ -56,36 +56,15 @@ CLI_ACTOR = "cli"
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None) -> T:
-    """Run `work` in one session on a fresh engine; commit if it returns, roll back if it raises."""
-    settings = settings or get_settings()
-
-    async def main() -> T:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except AppError as exc:
-        typer.secho(f"error: {exc.detail}", err=True, fg="red")
-        raise typer.Exit(2) from exc
+    return run_in_session(settings or get_settings(), work)
 
 
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-async def _migrate(settings: Settings) -> None:
-    engine = make_engine(settings.effective_database_url)
-    try:
-        await upgrade(engine, settings.alembic_dir)
-    finally:
-        await engine.dispose()
+def _migrate(settings: Settings) -> None:
+    run_with_engine(settings, lambda engine: upgrade(engine, settings.alembic_dir))
 
 
 # --- db -----------------------------------------------------------------------------------
@@ -95,15 +74,7 @@ async def _migrate(settings: Settings) -> None:
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     settings = get_settings()
-
-    async def main() -> None:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            await upgrade(engine, settings.alembic_dir, revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
+    run_with_engine(settings, lambda engine: upgrade(engine, settings.alembic_dir, revision))
     typer.echo(f"database at {revision}")
 
 
@@ -111,15 +82,7 @@ def db_upgrade(revision: str = "head") -> None:
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ("base" empties the database)."""
     settings = get_settings()
-
-    async def main() -> None:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            await downgrade(engine, settings.alembic_dir, revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
+    run_with_engine(settings, lambda engine: downgrade(engine, settings.alembic_dir, revision))
     typer.echo(f"database at {revision}")
 
 
@@ -127,15 +90,7 @@ def db_downgrade(revision: str) -> None:
 def db_check() -> None:
     """Exit 1 if the models declare changes no migration makes (like `alembic check`)."""
     settings = get_settings()
-
-    async def main() -> str | None:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            return await pending_changes(engine, settings.alembic_dir)
-        finally:
-            await engine.dispose()
-
-    diffs = asyncio.run(main())
+    diffs = run_with_engine(settings, lambda engine: pending_changes(engine, settings.alembic_dir))
     if diffs:
         typer.secho(f"models and migrations differ: {diffs}", err=True, fg="red")
         raise typer.Exit(1)
@@ -146,15 +101,7 @@ def db_check() -> None:
 def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
     """Autogenerate a migration from the models (for developers; database must be current)."""
     settings = get_settings()
-
-    async def main() -> None:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            await make_revision(engine, settings.alembic_dir, message)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
+    run_with_engine(settings, lambda engine: make_revision(engine, settings.alembic_dir, message))
 
 
 # --- import -------------------------------------------------------------------------------
@@ -433,7 +380,7 @@ def serve(
 
     settings = get_settings()
     if migrate:
-        asyncio.run(_migrate(settings))
+        _migrate(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -455,7 +402,7 @@ def demo(
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     typer.echo(f"database: {settings.effective_database_url}")
-    asyncio.run(_migrate(settings))
+    _migrate(settings)
     for report in _import(settings, settings.cases_dir, settings.recipients_dir, force=False):
         _print_report(report)
 

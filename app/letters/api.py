@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
-from app.campaigns.models import Campaign
 from app.db import SessionDep, utcnow
 from app.letters import service
 from app.letters.deps import KitDep
 from app.letters.models import Letter
 from app.letters.pdf import Layout
-from app.letters.printing import render_batch
+from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, LettersCreated, PreviewRead, SenderIn
+from app.letters.service import LetterKit
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
@@ -152,11 +152,16 @@ async def letter_pdf(
     )
 
 
-async def _batch_letters(
-    session: AsyncSession, campaign: Campaign, channel: ChannelKind
-) -> list[tuple[Letter, Recipient]]:
+async def _campaign_batch(
+    session: AsyncSession, kit: LetterKit, slug: str, channel: ChannelKind
+) -> Batch:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
     letters = list(await service.list_letters(session, campaign=campaign, channel=channel))
-    return await _with_recipients(session, letters)
+    return render_batch(
+        await _with_recipients(session, letters),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
 
 
 @router.get(
@@ -171,12 +176,7 @@ async def print_batch_pdf(
     slug: str,
     channel: ChannelKind = ChannelKind.postal,
 ) -> Response:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    batch = render_batch(
-        await _batch_letters(session, campaign, channel),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
+    batch = await _campaign_batch(session, kit, slug, channel)
     return Response(
         batch.pdf,
         media_type="application/pdf",
@@ -196,12 +196,7 @@ async def print_batch_manifest(
     slug: str,
     channel: ChannelKind = ChannelKind.postal,
 ) -> Response:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    batch = render_batch(
-        await _batch_letters(session, campaign, channel),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
+    batch = await _campaign_batch(session, kit, slug, channel)
     return Response(
         batch.manifest_csv,
         media_type="text/csv; charset=utf-8",

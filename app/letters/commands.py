@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign
 from app.cases import service as cases_service
-from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker, utcnow
-from app.errors import AppError
+from app.config import get_settings
+from app.console import run_in_session
+from app.db import utcnow
 from app.letters import service as letters_service
 from app.letters.context import base_context, with_sender
 from app.letters.pdf import Layout
@@ -30,24 +28,6 @@ T = TypeVar("T")
 
 templates_app = typer.Typer(help="Letter templates.")
 post_app = typer.Typer(help="Letters for the post.")
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings) -> T:
-    async def main() -> T:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except AppError as exc:
-        typer.secho(f"error: {exc.detail}", err=True, fg="red")
-        raise typer.Exit(2) from exc
 
 
 @templates_app.command("check")
@@ -88,7 +68,7 @@ def templates_check() -> None:
         return errors
 
     problems = [str(p) for p in kit.library.problems]
-    problems += _run(work, settings)
+    problems += run_in_session(settings, work)
     for problem in problems:
         typer.secho(problem, fg="red")
     if problems:
@@ -115,7 +95,7 @@ def post_batch(
         )
         return batch.pdf, batch.manifest_csv, len(letters)
 
-    pdf, manifest, count = _run(work, settings)
+    pdf, manifest, count = run_in_session(settings, work)
     out.mkdir(parents=True, exist_ok=True)
     pdf_path = out / f"{campaign}-{channel.value}.pdf"
     csv_path = out / f"{campaign}-{channel.value}.csv"
