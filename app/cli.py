@@ -14,6 +14,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaigns import service as campaigns_service
+from app.campaigns.schemas import CampaignCreate, Selector, Targets
 from app.cases import service as cases_service
 from app.cases.files import Category, Status
 from app.cases.schemas import CaseRead, CaseSummary
@@ -31,6 +33,7 @@ from app.recipients.health import DirectoryHealth, OfficeStatus, directory_healt
 from app.recipients.schemas import OfficeHealthRead
 from app.staff import service as staff_service
 from app.staff.models import Role
+from app.templating.library import TemplateLibrary
 
 T = TypeVar("T")
 
@@ -391,6 +394,14 @@ def serve(
 
 
 DEMO_STAFF = "demo-campaigner@appeals.invalid"
+DEMO_CAMPAIGN = CampaignCreate(
+    slug="free-bokayev-ayan",
+    title="Free Maks Bokayev and Talgat Ayan",
+    description="A draft made by `appeals demo`: preview its letters to each office.",
+    cases=["bokayev-ayan"],
+    targets=Targets(selectors=[Selector(tag="international"), Selector(tag="national")]),
+    template="individual-appeal",
+)
 
 
 @app.command("demo")
@@ -410,12 +421,21 @@ def demo(
         try:
             user = await staff_service.get_user(session, email=DEMO_STAFF)
         except AppError:
-            _, token = await staff_service.create_user(
+            user, token = await staff_service.create_user(
                 session, email=DEMO_STAFF, role=Role.campaigner, actor=CLI_ACTOR
             )
-            return token
-        await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
-        return staff_service.issue_token(session, user=user, label="demo")
+        else:
+            await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
+            token = staff_service.issue_token(session, user=user, label="demo")
+        if not await campaigns_service.list_campaigns(session):
+            # A draft to look at: one case, every office of the report.
+            await campaigns_service.create_campaign(
+                session,
+                data=DEMO_CAMPAIGN,
+                actor=user,
+                library=TemplateLibrary.load(settings.templates_dir),
+            )
+        return token
 
     token = _run(staff_token, settings=settings)
     url = f"http://{host or settings.host}:{port or settings.port}"
@@ -423,6 +443,7 @@ def demo(
         f"\nAppeals demo on {url}  (API docs: {url}/docs)\n"
         f"campaigner token for this run: {token}\n"
         f"  curl -H 'Authorization: Bearer {token}' {url}/api/v1/directory/health\n"
+        f"staff pages (sign in with the token): {url}/staff\n"
     )
     serve(host=host, port=port, migrate=False)
 

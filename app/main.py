@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from app.audit.api import router as audit_router
 from app.campaigns.api import router as campaigns_router
@@ -50,11 +53,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Appeals", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Appeals",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from local files: no CDN, nothing leaves the machine
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.letter_kit = LetterKit.from_settings(settings)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Appeals API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
     routers = (
         cases_router,
         recipients_router,

@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -142,29 +143,70 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 60) -> 
     raise AssertionError(f"{url} did not answer in {timeout}s")
 
 
+@contextmanager
+def demo(folder: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """`appeals demo` in `folder` on a free port: yields its URL, its token and its output."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "demo", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the token is printed before the server starts
+            output.append(line)
+            if "campaigner token" in line:
+                break
+        token = output[-1].split(": ")[1].strip()
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(f"{base}/api/v1/health", process)
+        yield base, token, output
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
 class TestDemo:
     def test_demo_serves_the_reports_cases_and_offices(self, tmp_path: Path) -> None:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "demo", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            assert _wait_for(f"{base}/api/v1/health", process).json() == {"status": "ok"}
+        with demo(tmp_path) as (base, token, _):
             assert httpx.get(f"{base}/api/v1/cases").json()["total"] == 31
             assert httpx.get(f"{base}/api/v1/recipients").json()["total"] == 21
             assert httpx.get(f"{base}/docs").status_code == 200
+            assert httpx.get(f"{base}/staff/login").status_code == 200
             assert (tmp_path / "var" / "appeals.db").exists()
-        finally:
-            process.terminate()
-            output, _ = process.communicate(timeout=30)
-        token = next(
-            line.split(": ")[1] for line in output.splitlines() if "campaigner token" in line
-        )
-        assert token.startswith("apl_")
+            auth = {"Authorization": f"Bearer {token}"}
+            [campaign] = httpx.get(f"{base}/api/v1/campaigns", headers=auth).json()
+            preview = httpx.get(
+                f"{base}/api/v1/campaigns/{campaign['slug']}/preview",
+                params={"recipient": "uk-prime-minister", "supporter_name": "Ada Lovelace"},
+                headers=auth,
+            )
+            assert "Bokayev" in preview.json()["body"]
+
+    def test_a_restarted_demo_keeps_its_data_and_issues_a_new_token(self, tmp_path: Path) -> None:
+        with demo(tmp_path) as (_, first, _):
+            pass
+        with demo(tmp_path) as (base, second, output):
+            assert (
+                httpx.get(
+                    f"{base}/api/v1/me", headers={"Authorization": f"Bearer {first}"}
+                ).status_code
+                == 401
+            )
+            me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {second}"})
+            assert me.status_code == 200
+            assert (
+                len(
+                    httpx.get(
+                        f"{base}/api/v1/campaigns", headers={"Authorization": f"Bearer {second}"}
+                    ).json()
+                )
+                == 1
+            )
+        assert any("31 unchanged" in line for line in output)

@@ -42,4 +42,9 @@ class TestErrorBodies:
         schema = (await client.get("/openapi.json")).json()
         assert "/api/v1/cases" in schema["paths"]
         assert "/api/v1/directory/health" in schema["paths"]
-        assert (await client.get("/docs")).status_code == 200
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        assert "/docs-assets/swagger-ui-bundle.js" in docs.text  # served here, not from a CDN
+        assert "cdn" not in docs.text.lower()
+        bundle = await client.get("/docs-assets/swagger-ui-bundle.js")
+        assert bundle.status_code == 200
