@@ -6,13 +6,15 @@ non-zero when something needs a person's attention (so scripts can gate on it).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.schemas import CampaignCreate, Selector, Targets
@@ -23,7 +25,9 @@ from app.config import Settings, get_settings
 from app.console import run_in_session, run_with_engine
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
-from app.db import utcnow
+from app.db import make_sessionmaker, utcnow
+from app.delivery.email import make_transport
+from app.delivery.worker import Worker
 from app.errors import AppError
 from app.letters.commands import post_app, templates_app
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
@@ -377,13 +381,45 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = False,
 ) -> None:
     """Serve the web app and API."""
+    settings = get_settings()
+    if migrate:
+        _migrate(settings)
+    _serve(settings, host, port)
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
+    batch: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> int:
+        transport = make_transport(settings)
+        runner = Worker(make_sessionmaker(engine), settings, transport)
+        try:
+            if once:
+                return await runner.run_once(batch)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await runner.run_forever(stop)
+            return 0
+        finally:
+            await transport.close()
+
+    done = run_with_engine(settings, work)
+    if once:
+        typer.echo(f"{done} deliveries tried")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from app.main import create_app
 
-    settings = get_settings()
-    if migrate:
-        _migrate(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -444,8 +480,9 @@ def demo(
         f"campaigner token for this run: {token}\n"
         f"  curl -H 'Authorization: Bearer {token}' {url}/api/v1/directory/health\n"
         f"staff pages (sign in with the token): {url}/staff\n"
+        f"a delivery worker runs inside the server; e-mails go to {settings.var_dir / 'outbox'}\n"
     )
-    serve(host=host, port=port, migrate=False)
+    _serve(settings.model_copy(update={"run_worker": True}), host, port)
 
 
 def main() -> None:

@@ -39,6 +39,31 @@ class Settings(BaseSettings):
     pdf_layout: Literal["din5008_b", "din5008_a", "us10"] = Field(
         default="din5008_b", description="Window-envelope layout; US addresses use us10."
     )
+    mail_transport: Literal["outbox", "smtp"] = Field(
+        default="outbox", description="outbox writes .eml files to <var_dir>/outbox; smtp sends."
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_domain: str = Field(
+        default="appeals.invalid", description="Domain of the campaign, reply and bounce addresses."
+    )
+    campaign_mailbox: str = Field(default="campaign", description="Local part of the From address.")
+    token_secret: str = Field(
+        default="change-me-in-production", description="Signs reply and bounce tokens (HMAC)."
+    )
+    retry_delays_minutes: list[int] = Field(
+        default_factory=lambda: [2, 10, 30, 60, 120, 240, 480, 720, 1440, 1440],
+        description="Waits between attempts after a temporary failure; then it fails.",
+    )
+    lease_seconds: int = Field(default=300, ge=10)
+    run_worker: bool = Field(
+        default=False, description="Run a delivery worker inside the server (the embedded setup)."
+    )
     home_country: str | None = Field(
         default=None, description="ISO code; letters to other countries print the country line."
     )

@@ -5,6 +5,7 @@ The database engine is created in the lifespan, so importing this module does no
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,9 @@ from app.campaigns.pages import router as campaigns_pages
 from app.cases.api import router as cases_router
 from app.config import Settings, get_settings
 from app.db import SessionDep, make_engine, make_sessionmaker
+from app.delivery.api import router as delivery_router
+from app.delivery.email import make_transport
+from app.delivery.worker import Worker
 from app.errors import install_error_handlers
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
@@ -48,9 +52,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.effective_database_url, echo=settings.database_echo)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        stop = asyncio.Event()
+        worker_task = None
+        transport = make_transport(settings)
+        if settings.run_worker:
+            # The embedded setup (SQLite: one writer) runs its one worker here.
+            worker = Worker(app.state.sessionmaker, settings, transport, name="embedded")
+            worker_task = asyncio.create_task(worker.run_forever(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            await transport.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -82,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recipients_router,
         campaigns_router,
         letters_router,
+        delivery_router,
         staff_router,
         audit_router,
         staff_pages,

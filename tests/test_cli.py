@@ -96,6 +96,14 @@ class TestDirectoryCheck:
         assert not any(o["holder_stale"] for o in body["offices"] if o["holder"])
 
 
+class TestWorkerCommand:
+    def test_one_round_on_an_empty_queue(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        result = appeals("worker", "--once")
+        assert result.returncode == 0, result.stderr
+        assert "0 deliveries tried" in result.stdout
+
+
 class TestUsersAndBrowsing:
     def test_a_created_token_works_against_the_server(self, appeals: Appeals) -> None:
         appeals("db", "upgrade")

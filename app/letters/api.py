@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
@@ -14,13 +14,13 @@ from app.letters.deps import KitDep
 from app.letters.models import Letter
 from app.letters.pdf import Layout
 from app.letters.printing import Batch, render_batch
-from app.letters.schemas import LetterRead, LettersCreated, PreviewRead, SenderIn
+from app.letters.schemas import LetterRead, PreviewRead, SenderIn
 from app.letters.service import LetterKit
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
 from app.schemas import ERROR_RESPONSES
-from app.staff.auth import CurrentStaff, Editor
+from app.staff.auth import CurrentStaff
 
 router = APIRouter(prefix="/api/v1", tags=["letters"], responses=ERROR_RESPONSES)
 
@@ -73,35 +73,6 @@ async def preview_letter(
         recipient_id=recipient,
         case_id=composed.case.id if composed.case else None,
         target=campaigns_service.target_read(composed.target),
-    )
-
-
-@router.post(
-    "/campaigns/{slug}/letters",
-    status_code=status.HTTP_201_CREATED,
-    summary="Render and store letters signed by one sender for the campaign's targets",
-)
-async def create_letters(
-    session: SessionDep,
-    _user: Editor,
-    kit: KitDep,
-    slug: str,
-    sender: SenderIn,
-    recipient: Annotated[list[str] | None, Query(description="Only these offices")] = None,
-) -> LettersCreated:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    result = await service.create_letters(
-        session,
-        campaign=campaign,
-        sender=sender,
-        kit=kit,
-        today=utcnow().date(),
-        recipient_ids=recipient,
-    )
-    return LettersCreated(
-        created=[LetterRead.model_validate(x) for x in result.created],
-        existing=[LetterRead.model_validate(x) for x in result.existing],
-        unreachable=[campaigns_service.target_read(t) for t in result.unreachable],
     )
 
 

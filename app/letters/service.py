@@ -47,6 +47,19 @@ class LetterKit:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredLetter:
+    """A letter just stored, as the delivery queue needs to know it."""
+
+    letter_id: int
+    recipient_id: str
+    channel: ChannelKind
+    address: str | None
+
+
+OnStored = Callable[[Sequence[StoredLetter]], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
 class Composed:
     target: Target
     case: Case | None
@@ -166,6 +179,7 @@ async def create_letters(
     kit: LetterKit,
     today: date,
     recipient_ids: Sequence[str] | None = None,
+    on_stored: OnStored | None = None,
 ) -> CreatedLetters:
     """Render and store one letter per reachable target (and per case, for individual appeals).
 
@@ -182,6 +196,7 @@ async def create_letters(
         targets = [t for t in targets if t.recipient.id in set(recipient_ids)]
     cases = await campaign_cases(session, campaign)
     result = CreatedLetters([], [], [t for t in targets if not t.reachable])
+    addresses: dict[int, str | None] = {}
     for target in targets:
         if target.channel is None:
             continue
@@ -207,7 +222,15 @@ async def create_letters(
             letter = store(campaign, composed, sender, channel=target.channel.kind)
             session.add(letter)
             result.created.append(letter)
+            addresses[id(letter)] = target.channel.value
     await session.flush()
+    if on_stored is not None and result.created:
+        await on_stored(
+            [
+                StoredLetter(x.id, x.recipient_id, x.channel, addresses[id(x)])
+                for x in result.created
+            ]
+        )
     return result
 
 
@@ -274,6 +297,7 @@ async def render_many(
     kit: LetterKit,
     today: date,
     chunk_size: int = 500,
+    on_stored: OnStored | None = None,
 ) -> int:
     """Render and store letters for many senders to every reachable target; returns how many
     were new. Streams in chunks (memory stays flat however many letters) and skips letters
@@ -302,7 +326,8 @@ async def render_many(
             )
             plans.append(_Plan(target, case, template, base))
 
-    insert = _insert_ignoring_duplicates(session)
+    addresses: dict[str, str | None] = {}
+    insert = _insert_ignoring_duplicates(session, on_stored, addresses)
     created = 0
     rows: list[dict[str, Any]] = []
     for sender in senders:
@@ -331,16 +356,18 @@ async def render_many(
                     "template_version": rendered.template_version,
                 }
             )
+            addresses[identity] = plan.target.channel.value
             if len(rows) >= chunk_size:
                 created += await insert(rows)
                 rows = []
+                addresses.clear()
     if rows:
         created += await insert(rows)
     return created
 
 
 def _insert_ignoring_duplicates(
-    session: AsyncSession,
+    session: AsyncSession, on_stored: OnStored | None, addresses: dict[str, str | None]
 ) -> Callable[[list[dict[str, Any]]], Awaitable[int]]:
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
@@ -349,11 +376,24 @@ def _insert_ignoring_duplicates(
         statement = (
             insert_fn(Letter)
             .on_conflict_do_nothing(index_elements=["identity"])
-            .returning(Letter.id)
+            .returning(Letter.id, Letter.identity)
         )
         connection = await session.connection()
         # Core executemany with RETURNING: the ids of the rows really inserted, on both engines.
-        result = await connection.execute(statement, rows)
-        return len(result.all())
+        inserted = {row[0]: row[1] for row in await connection.execute(statement, rows)}
+        if on_stored is not None and inserted:
+            by_identity = {row["identity"]: row for row in rows}
+            await on_stored(
+                [
+                    StoredLetter(
+                        letter_id,
+                        by_identity[identity]["recipient_id"],
+                        by_identity[identity]["channel"],
+                        addresses[identity],
+                    )
+                    for letter_id, identity in inserted.items()
+                ]
+            )
+        return len(inserted)
 
     return insert

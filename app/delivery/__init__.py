@@ -1,0 +1,1 @@
+"""Delivery: the queue of deliveries, the channels that carry letters, and the workers."""

@@ -1,0 +1,114 @@
+"""The deliveries table is the queue; delivery_events is its append-only log.
+
+Each letter gets one delivery per channel. Its status follows the channel's state machine,
+written down here as data; a worker holds a delivery only through a lease that expires, so a
+killed worker's work is found again and nothing confirmed is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+from app.recipients.files import ChannelKind
+
+
+class DeliveryStatus(StrEnum):
+    queued = "queued"  # waiting for its next attempt time
+    sending = "sending"  # leased by a worker
+    sent = "sent"  # accepted by the SMTP server (250)
+    delivered = "delivered"
+    bounced = "bounced"
+    failed = "failed"  # permanent failure, or gave up retrying
+    cancelled = "cancelled"
+    printed = "printed"  # in a print batch
+    posted = "posted"
+    returned = "returned"
+    open = "open"  # a manual task waiting for a person
+    done = "done"
+    skipped = "skipped"
+
+
+S = DeliveryStatus
+TRANSITIONS: dict[ChannelKind, dict[DeliveryStatus, frozenset[DeliveryStatus]]] = {
+    ChannelKind.email: {
+        S.queued: frozenset({S.sending, S.cancelled}),
+        S.sending: frozenset({S.sent, S.queued, S.failed}),  # queued again = retry wait
+        S.sent: frozenset({S.delivered, S.bounced}),
+        S.delivered: frozenset({S.bounced}),
+        S.bounced: frozenset(),
+        S.failed: frozenset({S.queued}),  # staff retry
+        S.cancelled: frozenset({S.queued}),
+    },
+    ChannelKind.postal: {
+        S.queued: frozenset({S.printed, S.cancelled}),
+        S.printed: frozenset({S.posted, S.queued}),
+        S.posted: frozenset({S.delivered, S.returned}),
+        S.delivered: frozenset(),
+        S.returned: frozenset({S.queued}),
+        S.cancelled: frozenset({S.queued}),
+    },
+    ChannelKind.web_form: {
+        S.open: frozenset({S.done, S.skipped}),
+        S.done: frozenset(),
+        S.skipped: frozenset({S.open}),
+    },
+}
+INITIAL: dict[ChannelKind, DeliveryStatus] = {
+    ChannelKind.email: S.queued,
+    ChannelKind.postal: S.queued,
+    ChannelKind.web_form: S.open,
+}
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "channel", name="uq_deliveries_letter_channel"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    letter_id: Mapped[int] = mapped_column(
+        ForeignKey("letters.id", ondelete="RESTRICT"), index=True
+    )
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id", ondelete="RESTRICT"))
+    channel: Mapped[ChannelKind] = mapped_column(
+        Enum(ChannelKind, native_enum=False, length=20, validate_strings=True)
+    )
+    address: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, native_enum=False, length=20, validate_strings=True)
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryEvent(Base):
+    """Every transition and every attempt, with the server's answer. Never updated."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(320))

@@ -1,0 +1,43 @@
+"""API shapes of deliveries and their event timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from app.delivery.models import DeliveryStatus
+from app.recipients.files import ChannelKind
+
+
+class DeliveryEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    from_status: str | None
+    to_status: str
+    attempt: int
+    code: int | None
+    detail: str | None
+    actor: str
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    letter_id: int
+    recipient_id: str
+    channel: ChannelKind
+    address: str | None
+    status: DeliveryStatus
+    status_changed_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    last_error_code: int | None
+    last_error: str | None
+    external_id: str | None
+
+
+class DeliveryDetail(DeliveryRead):
+    events: list[DeliveryEventRead]

@@ -1,0 +1,107 @@
+"""Queue rules: deliveries for new letters, transitions that follow the state machines."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
+from app.errors import Conflict, NotFound
+from app.letters.service import StoredLetter
+
+
+class IllegalTransition(Conflict):
+    kind = "IllegalTransition"
+
+
+async def queue(session: AsyncSession, letters: Sequence[StoredLetter], *, actor: str) -> int:
+    """One delivery per letter, in the caller's transaction (so none is lost between them)."""
+    if not letters:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "letter_id": letter.letter_id,
+            "recipient_id": letter.recipient_id,
+            "channel": letter.channel,
+            "address": letter.address,
+            "status": INITIAL[letter.channel],
+            "status_changed_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "idempotency_key": secrets.token_hex(16),
+            "created_at": now,
+        }
+        for letter in letters
+    ]
+    connection = await session.connection()
+    result = await connection.execute(
+        insert(Delivery).returning(Delivery.id, Delivery.status), rows
+    )
+    events = [
+        {
+            "delivery_id": delivery_id,
+            "at": now,
+            "from_status": None,
+            "to_status": status.value if isinstance(status, DeliveryStatus) else str(status),
+            "attempt": 0,
+            "actor": actor,
+        }
+        for delivery_id, status in result.all()
+    ]
+    await connection.execute(insert(DeliveryEvent), events)
+    return len(events)
+
+
+def transition(
+    session: AsyncSession,
+    delivery: Delivery,
+    to: DeliveryStatus,
+    *,
+    actor: str,
+    code: int | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Move `delivery` to `to` if its channel's machine allows it, and log the event."""
+    allowed = TRANSITIONS[delivery.channel].get(delivery.status, frozenset())
+    if to not in allowed:
+        raise IllegalTransition(
+            f"a {delivery.channel.value} delivery cannot go from {delivery.status.value} to "
+            f"{to.value}"
+        )
+    session.add(
+        DeliveryEvent(
+            delivery_id=delivery.id,
+            at=now or utcnow(),
+            from_status=delivery.status.value,
+            to_status=to.value,
+            attempt=delivery.attempts,
+            code=code,
+            detail=detail,
+            actor=actor,
+        )
+    )
+    delivery.status = to
+    delivery.status_changed_at = now or utcnow()
+
+
+async def get_delivery(session: AsyncSession, *, delivery_id: int) -> Delivery:
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    return delivery
+
+
+async def events_of(session: AsyncSession, *, delivery_id: int) -> Sequence[DeliveryEvent]:
+    rows = await session.scalars(
+        select(DeliveryEvent)
+        .where(DeliveryEvent.delivery_id == delivery_id)
+        .order_by(DeliveryEvent.id)
+    )
+    return rows.all()
