@@ -49,6 +49,11 @@ class Pacing(BaseModel):
         default=8, ge=0, le=23, description="Local hour, recipient's zone."
     )
     office_hours_end: int = Field(default=18, ge=1, le=24)
+    office_days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        min_length=1,
+        description="Working days in the office's timezone, Monday = 0.",
+    )
     jitter_seconds: int = Field(default=300, ge=0, le=86_400)
     digest_period_hours: int = Field(default=24, ge=1, le=24 * 31)
 

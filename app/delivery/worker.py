@@ -14,19 +14,23 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
+from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import utcnow
 from app.delivery import service
 from app.delivery.email import Outgoing, SendError, Transport, build
 from app.delivery.models import Delivery, DeliveryStatus
+from app.delivery.pacing import Recent, next_slot
 from app.letters.models import Letter
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
@@ -54,11 +58,14 @@ class Worker:
         transport: Transport,
         *,
         name: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.transport = transport
         self.name = name or worker_name()
+        self.clock = clock
+        self.rng = random.Random()  # noqa: S311 - jitter, not security
 
     async def run_once(self, limit: int = 50) -> int:
         """Claim and send up to `limit` due e-mail deliveries; returns how many were tried."""
@@ -79,7 +86,7 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
 
     async def _claim(self, limit: int) -> list[Claimed]:
-        now = utcnow()
+        now = self.clock()
         due = or_(
             and_(Delivery.status == S.queued, Delivery.next_attempt_at <= now),
             and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
@@ -104,9 +111,25 @@ class Worker:
                 .where(Delivery.id.in_(ids))
                 .order_by(Delivery.id)
             )
+            candidates = list(rows)
+            recent = await _recent_sends(session, [d.recipient_id for d, *_ in candidates], now)
             claimed = []
-            for delivery, letter, campaign, recipient in rows:
-                if delivery.status is S.sending:
+            for delivery, letter, campaign, recipient in candidates:
+                if delivery.status is S.queued:
+                    office = recent.setdefault(delivery.recipient_id, [0, 0])
+                    slot = next_slot(
+                        now,
+                        timezone=recipient.timezone,
+                        pacing=Pacing.model_validate(campaign.pacing),
+                        recent=Recent(office[0], office[1]),
+                        rng=self.rng,
+                    )
+                    if slot is not None:
+                        delivery.next_attempt_at = slot  # held back for the office's sake
+                        continue
+                    office[0] += 1
+                    office[1] += 1
+                else:
                     service.transition(
                         session,
                         delivery,
@@ -163,7 +186,7 @@ class Worker:
     async def _record(
         self, item: Claimed, *, answer: str | None = None, error: SendError | None = None
     ) -> None:
-        now = utcnow()
+        now = self.clock()
         async with self.sessionmaker() as session, session.begin():
             delivery = await session.get(Delivery, item.delivery_id, with_for_update=True)
             if (
@@ -215,3 +238,30 @@ class Worker:
                     detail=f"{why}: {error.detail}",
                     now=now,
                 )
+
+
+_COUNTED = (S.sending, S.sent, S.delivered, S.bounced)
+
+
+async def _recent_sends(
+    session: AsyncSession, offices: list[str], now: datetime
+) -> dict[str, list[int]]:
+    """Per office: e-mails sent (or being sent) in the last hour and the last day."""
+    if not offices:
+        return {}
+    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
+    rows = await session.execute(
+        select(
+            Delivery.recipient_id,
+            func.sum(case((Delivery.status_changed_at >= hour_ago, 1), else_=0)),
+            func.count(),
+        )
+        .where(
+            Delivery.channel == ChannelKind.email,
+            Delivery.status.in_(_COUNTED),
+            Delivery.status_changed_at >= day_ago,
+            Delivery.recipient_id.in_(set(offices)),
+        )
+        .group_by(Delivery.recipient_id)
+    )
+    return {office: [int(hour or 0), int(day)] for office, hour, day in rows}

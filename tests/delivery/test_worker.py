@@ -78,6 +78,12 @@ async def queued(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, 
             "targets": {"recipients": ["pace-president"]},
             "template": "individual-appeal",
             "channel_preference": ["email"],
+            # Always inside office hours, so these tests do not depend on the clock.
+            "pacing": {
+                "office_hours_start": 0,
+                "office_hours_end": 24,
+                "office_days": list(range(7)),
+            },
         },
         headers=bearer(token),
     )
@@ -275,3 +281,42 @@ class TestTokens:
         assert parse_token(token, "other secret") is None
         assert parse_token("43." + token.split(".")[1], "secret") is None
         assert parse_token("nonsense", "secret") is None
+
+
+class TestPacing:
+    async def test_an_office_gets_no_more_than_its_hourly_cap(
+        self,
+        queued: dict[str, Any],
+        client: httpx.AsyncClient,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        tmp_path: Path,
+    ) -> None:
+        auth = bearer(queued["token"])
+        pacing = {
+            "per_office_per_hour": 2,
+            "office_hours_start": 0,
+            "office_hours_end": 24,
+            "office_days": list(range(7)),
+            "jitter_seconds": 0,
+        }
+        assert (
+            await client.patch("/api/v1/campaigns/mail-test", json={"pacing": pacing}, headers=auth)
+        ).status_code == 200
+        for name in ("Béla Bartók", "Chiara Rossi", "Dana Novak"):
+            created = await client.post(
+                "/api/v1/campaigns/mail-test/letters", json={"name": name}, headers=auth
+            )
+            assert len(created.json()["created"]) == 1
+        worker = Worker(sessionmaker, settings, OutboxTransport(tmp_path / "outbox"), name="w1")
+        before = utcnow()
+        assert await worker.run_once() == 2  # four letters wait, two may go this hour
+        assert await worker.run_once() == 0
+        session.expire_all()
+        waiting = (
+            await session.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.queued))
+        ).all()
+        assert len(waiting) == 2
+        assert all(d.next_attempt_at >= before + timedelta(minutes=30) for d in waiting)
+        assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2

@@ -1,0 +1,53 @@
+"""Pacing by office: caps per hour and per day, the office's working hours, and jitter.
+
+Every supporter writes to the same twenty offices; flooding them gets a campaign filtered as
+spam. So the limits belong to the office, whatever campaign a letter comes from. A delivery
+that may not go now is given a later attempt time: the claim loop never sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.campaigns.schemas import Pacing
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """E-mails the office received from us in the last hour and the last day."""
+
+    last_hour: int
+    last_day: int
+
+
+def _next_opening(local: datetime, pacing: Pacing) -> datetime:
+    """The next start of working hours on a working day, after `local`."""
+    day = local.replace(hour=pacing.office_hours_start, minute=0, second=0, microsecond=0)
+    if day <= local:
+        day += timedelta(days=1)
+    while day.weekday() not in pacing.office_days:
+        day += timedelta(days=1)
+    return day
+
+
+def next_slot(
+    now: datetime, *, timezone: str, pacing: Pacing, recent: Recent, rng: random.Random
+) -> datetime | None:
+    """None if a letter may go to the office now, else the earliest time worth trying again."""
+    local = now.astimezone(ZoneInfo(timezone))
+    jitter = timedelta(seconds=rng.uniform(0, pacing.jitter_seconds))
+    working = local.weekday() in pacing.office_days and (
+        pacing.office_hours_start <= local.hour < pacing.office_hours_end
+    )
+    if not working:
+        return _next_opening(local, pacing).astimezone(now.tzinfo) + jitter
+    if recent.last_day >= pacing.per_office_per_day:
+        return _next_opening(local, pacing).astimezone(now.tzinfo) + jitter
+    if recent.last_hour >= pacing.per_office_per_hour:
+        # Spread the hour's letters out rather than releasing them together.
+        spacing = timedelta(hours=1) / pacing.per_office_per_hour
+        return now + spacing + jitter
+    return None
