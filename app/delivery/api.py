@@ -7,12 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.db import SessionDep, utcnow
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.schemas import DeliveryDetail, DeliveryEventRead, DeliveryRead
+from app.delivery.schemas import (
+    DeliveryAction,
+    DeliveryDetail,
+    DeliveryEventRead,
+    DeliveryRead,
+)
 from app.letters import service as letters_service
 from app.letters.deps import KitDep
 from app.letters.models import Letter
@@ -93,7 +99,24 @@ async def get_delivery(
     session: SessionDep, _user: CurrentStaff, delivery_id: int
 ) -> DeliveryDetail:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
-    events = await service.events_of(session, delivery_id=delivery_id)
+    return await _detail(session, delivery)
+
+
+@router.post(
+    "/deliveries/{delivery_id:int}/actions",
+    summary="Retry, cancel, or mark a manual task done or skipped (campaigner, admin)",
+)
+async def act_on_delivery(
+    session: SessionDep, user: Editor, delivery_id: int, action: DeliveryAction
+) -> DeliveryDetail:
+    delivery = await service.get_delivery(session, delivery_id=delivery_id)
+    service.act(session, delivery, action.to, actor=user.email, note=action.note)
+    await session.flush()
+    return await _detail(session, delivery)
+
+
+async def _detail(session: AsyncSession, delivery: Delivery) -> DeliveryDetail:
+    events = await service.events_of(session, delivery_id=delivery.id)
     return DeliveryDetail(
         **DeliveryRead.model_validate(delivery).model_dump(),
         events=[DeliveryEventRead.model_validate(e) for e in events],

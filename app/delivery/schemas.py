@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.delivery.models import DeliveryStatus
 from app.recipients.files import ChannelKind
@@ -41,3 +41,12 @@ class DeliveryRead(BaseModel):
 
 class DeliveryDetail(DeliveryRead):
     events: list[DeliveryEventRead]
+
+
+class DeliveryAction(BaseModel):
+    """A staff action: retry (failed → queued), cancel, or close a manual task (done, skipped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: DeliveryStatus
+    note: str | None = Field(default=None, max_length=1000)

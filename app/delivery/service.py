@@ -105,3 +105,30 @@ async def events_of(session: AsyncSession, *, delivery_id: int) -> Sequence[Deli
         .order_by(DeliveryEvent.id)
     )
     return rows.all()
+
+
+# What staff may do by hand; the workers do the rest.
+STAFF_MOVES = frozenset(
+    {
+        DeliveryStatus.queued,  # retry a failed, cancelled or returned delivery
+        DeliveryStatus.cancelled,
+        DeliveryStatus.done,
+        DeliveryStatus.skipped,
+        DeliveryStatus.open,
+        DeliveryStatus.posted,
+        DeliveryStatus.delivered,
+        DeliveryStatus.returned,
+    }
+)
+
+
+def act(
+    session: AsyncSession, delivery: Delivery, to: DeliveryStatus, *, actor: str, note: str | None
+) -> None:
+    """A staff action on one delivery, within its channel's state machine."""
+    if to not in STAFF_MOVES:
+        raise IllegalTransition(f"staff cannot move a delivery to {to.value}; workers do that")
+    transition(session, delivery, to, actor=actor, detail=note or "by staff")
+    if to is DeliveryStatus.queued:
+        delivery.next_attempt_at = utcnow()
+        delivery.last_error, delivery.last_error_code = None, None
