@@ -26,10 +26,11 @@ from app.console import run_in_session, run_with_engine
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
 from app.db import make_sessionmaker, utcnow
+from app.delivery.commands import post_app
 from app.delivery.email import make_transport
 from app.delivery.worker import Worker
 from app.errors import AppError
-from app.letters.commands import post_app, templates_app
+from app.letters.commands import templates_app
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind

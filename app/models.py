@@ -4,7 +4,7 @@ from app.audit.models import AuditEntry
 from app.campaigns.models import Campaign, CampaignCase, CampaignEvent, CampaignTarget
 from app.cases.models import Case, CasePerson, Charge
 from app.db import Base
-from app.delivery.models import Delivery, DeliveryEvent
+from app.delivery.models import Delivery, DeliveryEvent, PrintBatch
 from app.letters.models import Letter
 from app.recipients.models import Recipient, RecipientChannel, RecipientTag
 from app.staff.models import ApiToken, StaffUser
@@ -24,6 +24,7 @@ __all__ = [
     "Delivery",
     "DeliveryEvent",
     "Letter",
+    "PrintBatch",
     "Recipient",
     "RecipientChannel",
     "RecipientTag",

@@ -5,24 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.db import SessionDep, utcnow
-from app.delivery import service
-from app.delivery.models import Delivery, DeliveryStatus
+from app.delivery import batches, service
+from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.schemas import (
     DeliveryAction,
     DeliveryDetail,
     DeliveryEventRead,
     DeliveryRead,
+    PrintBatchRead,
 )
 from app.letters import service as letters_service
+from app.letters.api import CSV, PDF
 from app.letters.deps import KitDep
 from app.letters.models import Letter
+from app.letters.pdf import Layout
+from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
+from app.letters.service import LetterKit
 from app.recipients.files import ChannelKind
 from app.schemas import ERROR_RESPONSES
 from app.staff.auth import CurrentStaff, Editor
@@ -121,3 +126,68 @@ async def _detail(session: AsyncSession, delivery: Delivery) -> DeliveryDetail:
         **DeliveryRead.model_validate(delivery).model_dump(),
         events=[DeliveryEventRead.model_validate(e) for e in events],
     )
+
+
+async def _batch_read(session: AsyncSession, batch: PrintBatch) -> PrintBatchRead:
+    count = await session.scalar(
+        select(func.count(Delivery.id)).where(Delivery.batch_id == batch.id)
+    )
+    return PrintBatchRead.model_validate(batch).model_copy(update={"letters": count or 0})
+
+
+@router.post(
+    "/campaigns/{slug}/print-batches",
+    status_code=status.HTTP_201_CREATED,
+    summary="Collect the queued postal letters into a print batch (marks them printed)",
+)
+async def create_print_batch(session: SessionDep, user: Editor, slug: str) -> PrintBatchRead:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    batch = await batches.create_batch(session, campaign=campaign, actor=user.email)
+    return await _batch_read(session, batch)
+
+
+@router.get("/print-batches/{batch_id:int}", summary="One print batch")
+async def get_print_batch(
+    session: SessionDep, _user: CurrentStaff, batch_id: int
+) -> PrintBatchRead:
+    return await _batch_read(session, await batches.get_batch(session, batch_id=batch_id))
+
+
+async def _rendered(session: AsyncSession, kit: LetterKit, batch_id: int) -> Batch:
+    batch = await batches.get_batch(session, batch_id=batch_id)
+    return render_batch(
+        await batches.batch_letters(session, batch=batch),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
+
+
+@router.get("/print-batches/{batch_id:int}.pdf", summary="The batch as one PDF", responses=PDF)
+async def print_batch_pdf(
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: int
+) -> Response:
+    rendered = await _rendered(session, kit, batch_id)
+    return Response(
+        rendered.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.pdf"'},
+    )
+
+
+@router.get("/print-batches/{batch_id:int}.csv", summary="The batch's manifest", responses=CSV)
+async def print_batch_csv(
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: int
+) -> Response:
+    rendered = await _rendered(session, kit, batch_id)
+    return Response(
+        rendered.manifest_csv,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+    )
+
+
+@router.post("/print-batches/{batch_id:int}/posted", summary="Mark a batch posted")
+async def mark_posted(session: SessionDep, user: Editor, batch_id: int) -> PrintBatchRead:
+    batch = await batches.get_batch(session, batch_id=batch_id)
+    await batches.mark_posted(session, batch=batch, actor=user.email)
+    return await _batch_read(session, batch)

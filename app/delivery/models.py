@@ -93,7 +93,25 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(300))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("print_batches.id", ondelete="RESTRICT"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrintBatch(Base):
+    """Postal letters printed together: one PDF, one manifest, posted together."""
+
+    __tablename__ = "print_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="RESTRICT"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_by: Mapped[str | None] = mapped_column(String(320))
 
 
 class DeliveryEvent(Base):

@@ -50,3 +50,15 @@ class DeliveryAction(BaseModel):
 
     to: DeliveryStatus
     note: str | None = Field(default=None, max_length=1000)
+
+
+class PrintBatchRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    campaign_id: int
+    created_by: str
+    created_at: datetime
+    posted_at: datetime | None
+    posted_by: str | None
+    letters: int = 0

@@ -1,14 +1,12 @@
-"""`appeals templates ...` and `appeals post ...`: checking letter templates, printing batches."""
+"""`appeals templates ...`: check that every letter template renders for every case and office."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign
 from app.cases import service as cases_service
 from app.config import get_settings
@@ -16,18 +14,14 @@ from app.console import run_in_session
 from app.db import utcnow
 from app.letters import service as letters_service
 from app.letters.context import base_context, with_sender
-from app.letters.pdf import Layout
-from app.letters.printing import render_batch
 from app.letters.schemas import SenderIn
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
 from app.templating.library import Purpose
 from app.templating.rendering import RenderError, letter_seed
 
 T = TypeVar("T")
 
 templates_app = typer.Typer(help="Letter templates.")
-post_app = typer.Typer(help="Letters for the post.")
 
 
 @templates_app.command("check")
@@ -73,32 +67,3 @@ def templates_check() -> None:
         typer.secho(problem, fg="red")
     if problems:
         raise typer.Exit(1)
-
-
-@post_app.command("batch")
-def post_batch(
-    campaign: str,
-    out: Annotated[Path, typer.Option(help="Folder for the PDF and the manifest")] = Path("."),
-    channel: ChannelKind = ChannelKind.postal,
-) -> None:
-    """Write a campaign's letters as one print-ready PDF and a CSV manifest."""
-    settings = get_settings()
-
-    async def work(session: AsyncSession) -> tuple[bytes, str, int]:
-        found = await campaigns_service.get_campaign(session, slug=campaign)
-        letters = await letters_service.list_letters(session, campaign=found, channel=channel)
-        offices = {r.id: r for r in await recipients_service.all_recipients(session)}
-        batch = render_batch(
-            [(letter, offices[letter.recipient_id]) for letter in letters],
-            settings,
-            default_layout=Layout(settings.pdf_layout),
-        )
-        return batch.pdf, batch.manifest_csv, len(letters)
-
-    pdf, manifest, count = run_in_session(settings, work)
-    out.mkdir(parents=True, exist_ok=True)
-    pdf_path = out / f"{campaign}-{channel.value}.pdf"
-    csv_path = out / f"{campaign}-{channel.value}.csv"
-    pdf_path.write_bytes(pdf)
-    csv_path.write_text(manifest, encoding="utf-8")
-    typer.echo(f"{count} letters: {pdf_path} and {csv_path}")
