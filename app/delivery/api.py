@@ -11,14 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.db import SessionDep, utcnow
-from app.delivery import batches, service
+from app.delivery import batches, schedule, service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.schemas import (
     DeliveryAction,
     DeliveryDetail,
     DeliveryEventRead,
     DeliveryRead,
+    OfficeScheduleRead,
     PrintBatchRead,
+    RetargetRead,
 )
 from app.letters import service as letters_service
 from app.letters.api import CSV, PDF
@@ -28,6 +30,7 @@ from app.letters.pdf import Layout
 from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
 from app.letters.service import LetterKit
+from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.schemas import ERROR_RESPONSES
 from app.staff.auth import CurrentStaff, Editor
@@ -191,3 +194,22 @@ async def mark_posted(session: SessionDep, user: Editor, batch_id: int) -> Print
     batch = await batches.get_batch(session, batch_id=batch_id)
     await batches.mark_posted(session, batch=batch, actor=user.email)
     return await _batch_read(session, batch)
+
+
+@router.get("/campaigns/{slug}/schedule", summary="Per office: letters waiting, and when they go")
+async def get_schedule(
+    session: SessionDep, _user: CurrentStaff, slug: str
+) -> list[OfficeScheduleRead]:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    rows = await schedule.campaign_schedule(session, campaign=campaign, now=utcnow())
+    return [OfficeScheduleRead.model_validate(row) for row in rows]
+
+
+@router.post(
+    "/recipients/{recipient_id}/retarget",
+    summary="Point an office's waiting letters at its current channels (campaigner, admin)",
+)
+async def retarget(session: SessionDep, user: Editor, recipient_id: str) -> RetargetRead:
+    recipient = await recipients_service.get_recipient(session, recipient_id=recipient_id)
+    changed, stuck = await service.retarget(session, recipient=recipient, actor=user.email)
+    return RetargetRead(retargeted=changed, without_usable_channel=stuck)

@@ -62,3 +62,21 @@ class PrintBatchRead(BaseModel):
     posted_at: datetime | None
     posted_by: str | None
     letters: int = 0
+
+
+class OfficeScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    recipient_id: str
+    office: str
+    channel: ChannelKind
+    waiting: int
+    next_attempt_at: datetime
+    drains_by: datetime | None = Field(
+        description="Estimated from the pacing; none for post and manual tasks (people do them)."
+    )
+
+
+class RetargetRead(BaseModel):
+    retargeted: int
+    without_usable_channel: int

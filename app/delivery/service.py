@@ -13,6 +13,8 @@ from app.db import utcnow
 from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
 from app.errors import Conflict, NotFound
 from app.letters.service import StoredLetter
+from app.recipients.health import channel_address, channel_problem
+from app.recipients.models import Recipient
 
 
 class IllegalTransition(Conflict):
@@ -132,3 +134,54 @@ def act(
     if to is DeliveryStatus.queued:
         delivery.next_attempt_at = utcnow()
         delivery.last_error, delivery.last_error_code = None, None
+
+
+def note(session: AsyncSession, delivery: Delivery, *, actor: str, detail: str) -> None:
+    """Log something that happened to a delivery without changing its status."""
+    session.add(
+        DeliveryEvent(
+            delivery_id=delivery.id,
+            from_status=delivery.status.value,
+            to_status=delivery.status.value,
+            attempt=delivery.attempts,
+            detail=detail,
+            actor=actor,
+        )
+    )
+
+
+async def retarget(session: AsyncSession, *, recipient: Recipient, actor: str) -> tuple[int, int]:
+    """Point the office's waiting deliveries at its current usable channels.
+
+    Returns (re-targeted, left as they were because no usable channel of their kind remains)."""
+    waiting = await session.scalars(
+        select(Delivery).where(
+            Delivery.recipient_id == recipient.id,
+            Delivery.status.in_((DeliveryStatus.queued, DeliveryStatus.open)),
+        )
+    )
+    changed = stuck = 0
+    for delivery in waiting:
+        channel = next(
+            (
+                c
+                for c in recipient.channels
+                if c.kind is delivery.channel and channel_problem(c) is None
+            ),
+            None,
+        )
+        if channel is None:
+            stuck += 1
+            continue
+        address = channel_address(channel)
+        if address != delivery.address:
+            note(
+                session,
+                delivery,
+                actor=actor,
+                detail=f"re-targeted from {delivery.address!r} to {address!r}",
+            )
+            delivery.address = address
+            changed += 1
+    await session.flush()
+    return changed, stuck

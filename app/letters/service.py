@@ -28,6 +28,7 @@ from app.letters.context import base_context, with_sender
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.recipients.files import ChannelKind
+from app.recipients.health import channel_address
 from app.spelling import search_key
 from app.templating.library import LetterTemplate, Purpose, TemplateLibrary
 from app.templating.rendering import LetterRenderer, RenderedLetter, letter_seed
@@ -222,7 +223,7 @@ async def create_letters(
             letter = store(campaign, composed, sender, channel=target.channel.kind)
             session.add(letter)
             result.created.append(letter)
-            addresses[id(letter)] = target.channel.value
+            addresses[id(letter)] = channel_address(target.channel)
     await session.flush()
     if on_stored is not None and result.created:
         await on_stored(
@@ -356,7 +357,7 @@ async def render_many(
                     "template_version": rendered.template_version,
                 }
             )
-            addresses[identity] = plan.target.channel.value
+            addresses[identity] = channel_address(plan.target.channel)
             if len(rows) >= chunk_size:
                 created += await insert(rows)
                 rows = []

@@ -24,6 +24,13 @@ class OfficeStatus(StrEnum):
     unreachable = "unreachable"
 
 
+def channel_address(channel: RecipientChannel) -> str | None:
+    """Where a letter through `channel` goes: an address, a URL, or the postal lines."""
+    if channel.kind is ChannelKind.postal:
+        return "\n".join(channel.lines or []) or None
+    return channel.value
+
+
 def channel_problem(channel: RecipientChannel) -> str | None:
     """Why a letter cannot go through `channel` now, or None if it can."""
     if channel.disabled_reason:

@@ -320,3 +320,48 @@ class TestPacing:
         assert len(waiting) == 2
         assert all(d.next_attempt_at >= before + timedelta(minutes=30) for d in waiting)
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+class TestScheduleAndRetarget:
+    async def test_the_schedule_shows_what_waits_for_each_office(
+        self, queued: dict[str, Any], client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get(
+            "/api/v1/campaigns/mail-test/schedule", headers=bearer(queued["token"])
+        )
+        assert response.status_code == 200
+        [office] = response.json()
+        assert office["recipient_id"] == "pace-president"
+        assert office["channel"] == "email"
+        assert office["waiting"] == 1
+        assert office["drains_by"] is not None
+
+    async def test_a_changed_address_is_used_by_letters_still_waiting(
+        self,
+        queued: dict[str, Any],
+        client: httpx.AsyncClient,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        tmp_path: Path,
+    ) -> None:
+        auth = bearer(queued["token"])
+        office = (await client.get("/api/v1/recipients/pace-president")).json()
+        channel = next(c for c in office["channels"] if c["kind"] == "email")
+        await client.patch(
+            f"/api/v1/recipients/pace-president/channels/{channel['id']}",
+            json={"address": "secretariat@pace.example", "source": "the office wrote back"},
+            headers=auth,
+        )
+        result = await client.post("/api/v1/recipients/pace-president/retarget", headers=auth)
+        assert result.json() == {"retargeted": 1, "without_usable_channel": 0}
+        outbox = tmp_path / "outbox"
+        await Worker(sessionmaker, settings, OutboxTransport(outbox), name="w1").run_once()
+        [path] = list(outbox.glob("*.eml"))
+        message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+        assert message["To"].addresses[0].addr_spec == "secretariat@pace.example"
+        delivery = await the_delivery(session)
+        events = await timeline(client, queued["token"], delivery.id)
+        assert any(
+            "re-targeted from 'president@pace.example'" in (e["detail"] or "") for e in events
+        )
