@@ -6,13 +6,13 @@ session; the request commits when the route returns without error. Services neve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Select, event, func, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -111,3 +111,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+M = TypeVar("M")
+
+
+async def page_of(
+    session: AsyncSession,
+    query: Select[M],
+    *,
+    order: Select[M],
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[M], int]:
+    """One page of `order` (the query with its ordering and loading) and the total of `query`."""
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(order.limit(limit).offset(offset))
+    return rows.all(), total or 0

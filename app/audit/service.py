@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
+from app.db import page_of
 from app.staff.models import StaffUser
 
 
@@ -62,6 +63,5 @@ async def list_entries(
         query = query.where(AuditEntry.entity_type == entity_type)
     if entity_id:
         query = query.where(AuditEntry.entity_id == entity_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return rows.all(), total or 0
+    ordered = query.order_by(AuditEntry.id.desc())
+    return await page_of(session, query, order=ordered, limit=limit, offset=offset)

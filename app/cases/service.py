@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +17,7 @@ from app.audit import service as audit
 from app.cases.files import CaseFile, Category, Person, Status
 from app.cases.models import Case, CasePerson, Charge
 from app.cases.schemas import CaseUpdate, PersonUpdate
-from app.db import utcnow
+from app.db import page_of, utcnow
 from app.errors import InvalidInput, NotFound
 from app.spelling import search_key, to_single_script
 from app.staff.models import StaffUser
@@ -67,15 +67,9 @@ async def list_cases(
 ) -> tuple[Sequence[Case], int]:
     """Cases matching every filter; `q` matches any spelling of any person's name or the title."""
     query = _filtered(q=q, status=status, category=category, article=article)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        # A list shows people, not charges: one query fewer per page.
-        query.options(selectinload(Case.people))
-        .order_by(Case.category, Case.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all(), total or 0
+    # A list shows people, not charges: one query fewer per page.
+    ordered = query.options(selectinload(Case.people)).order_by(Case.category, Case.id)
+    return await page_of(session, query, order=ordered, limit=limit, offset=offset)
 
 
 async def get_case(session: AsyncSession, *, case_id: str) -> Case:

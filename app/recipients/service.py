@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
-from app.db import utcnow
+from app.db import page_of, utcnow
 from app.errors import InvalidInput, NotFound
 from app.recipients.files import (
     ChannelKind,
@@ -72,11 +72,8 @@ async def list_recipients(
 ) -> tuple[Sequence[Recipient], int]:
     """Offices matching every given filter, ordered by id, with tags and channels loaded."""
     query = _filtered(q=q, tag=tag, country=country, channel=channel)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.options(*_LOAD).order_by(Recipient.id).limit(limit).offset(offset)
-    )
-    return rows.all(), total or 0
+    ordered = query.options(*_LOAD).order_by(Recipient.id)
+    return await page_of(session, query, order=ordered, limit=limit, offset=offset)
 
 
 async def all_recipients(session: AsyncSession) -> Sequence[Recipient]:
