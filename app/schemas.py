@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -14,6 +14,12 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="How many items match, across all pages.")
     limit: int
     offset: int
+
+
+class StrictInput(BaseModel):
+    """A request body that refuses unknown fields: a typo is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorBody(BaseModel):

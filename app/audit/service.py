@@ -49,6 +49,35 @@ def record(
     return entry
 
 
+def record_change(
+    session: AsyncSession,
+    *,
+    actor: StaffUser | str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record what changed between two snapshots, if anything did; True when it did.
+
+    `context` (e.g. which person of a case) is written on both sides of the entry."""
+    old, new = changed(before, after)
+    if not new:
+        return False
+    record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before={**(context or {}), **old},
+        after={**(context or {}), **new},
+    )
+    return True
+
+
 async def list_entries(
     session: AsyncSession,
     *,

@@ -313,16 +313,14 @@ async def update_campaign(
         campaign.status_changed_at = utcnow()
         _record_status(session, campaign, actor=actor, from_status=previous, note=note)
 
-    old, new = audit.changed(before, _snapshot(campaign))
-    if new:
-        audit.record(
-            session,
-            actor=actor,
-            action="campaign.update",
-            entity_type="campaign",
-            entity_id=campaign.slug,
-            before=old,
-            after=new,
-        )
+    audit.record_change(
+        session,
+        actor=actor,
+        action="campaign.update",
+        entity_type="campaign",
+        entity_id=campaign.slug,
+        before=before,
+        after=_snapshot(campaign),
+    )
     await session.flush()
     return campaign

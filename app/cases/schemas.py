@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.cases.files import Ask, Category, KeyDate, PartialDate, Status, Text
+from app.schemas import StrictInput
 
 
 class ChargeRead(BaseModel):
@@ -63,11 +64,7 @@ class CaseRead(CaseSummary):
     updated_at: datetime
 
 
-class _Patch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CaseUpdate(_Patch):
+class CaseUpdate(StrictInput):
     title: Text | None = None
     region: str | None = None
     summary: Text | None = None
@@ -77,7 +74,7 @@ class CaseUpdate(_Patch):
     notes: str | None = None
 
 
-class PersonUpdate(_Patch):
+class PersonUpdate(StrictInput):
     """A change in a person's situation, e.g. a release: set `status` and `status_note`."""
 
     status: Status | None = None

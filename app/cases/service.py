@@ -121,18 +121,16 @@ async def update_case(
     for name, value in values.items():
         setattr(case, name, to_single_script(value)[0] if isinstance(value, str) else value)
     case.search_text = _search_text(case)
-    old, new = audit.changed(before, _case_snapshot(case))
-    if new:
+    if audit.record_change(
+        session,
+        actor=actor,
+        action="case.update",
+        entity_type="case",
+        entity_id=case.id,
+        before=before,
+        after=_case_snapshot(case),
+    ):
         case.edited_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="case.update",
-            entity_type="case",
-            entity_id=case.id,
-            before=old,
-            after=new,
-        )
     await session.flush()
     return case
 
@@ -154,18 +152,17 @@ async def update_person(
     for name, value in values.items():
         setattr(person, name, to_single_script(value)[0] if isinstance(value, str) else value)
     case.search_text = _search_text(case)
-    old, new = audit.changed(before, _person_snapshot(person))
-    if new:
+    if audit.record_change(
+        session,
+        actor=actor,
+        action="case.person.update",
+        entity_type="case",
+        entity_id=case.id,
+        before=before,
+        after=_person_snapshot(person),
+        context={"person_id": person.id},
+    ):
         case.edited_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="case.person.update",
-            entity_type="case",
-            entity_id=case.id,
-            before={"person_id": person.id, **old},
-            after={"person_id": person.id, **new},
-        )
     await session.flush()
     return person
 

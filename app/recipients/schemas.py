@@ -15,6 +15,7 @@ from app.recipients.files import (
     Text,
     Timezone,
 )
+from app.schemas import StrictInput
 
 
 class ChannelRead(BaseModel):
@@ -57,11 +58,7 @@ class RecipientRead(BaseModel):
     updated_at: datetime
 
 
-class _Patch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RecipientUpdate(_Patch):
+class RecipientUpdate(StrictInput):
     """Staff corrections. A new `holder` without `holder_verified_on` counts as verified today."""
 
     office: Text | None = None
@@ -76,7 +73,7 @@ class RecipientUpdate(_Patch):
     notes: str | None = None
 
 
-class _ChannelIn(_Patch):
+class _ChannelIn(StrictInput):
     label: Text | None = None
     source: Text = Field(description="How this was verified, e.g. 'phoned the office 2026-11-20'.")
     verified_on: date | None = Field(default=None, description="Defaults to today.")
@@ -109,7 +106,7 @@ ChannelCreate = Annotated[
 ]
 
 
-class ChannelUpdate(_Patch):
+class ChannelUpdate(StrictInput):
     """Fields that apply to the channel's kind only; `disabled_reason: null` re-enables it."""
 
     address: EmailStr | None = None

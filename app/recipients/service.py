@@ -195,18 +195,16 @@ async def update_recipient(
         setattr(recipient, name, value)
     recipient.search_text = _search_text(recipient)
     after = _snapshot(recipient)
-    old, new = audit.changed(before, after)
-    if new:
+    if audit.record_change(
+        session,
+        actor=actor,
+        action="recipient.update",
+        entity_type="recipient",
+        entity_id=recipient.id,
+        before=before,
+        after=after,
+    ):
         recipient.edited_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="recipient.update",
-            entity_type="recipient",
-            entity_id=recipient.id,
-            before=old,
-            after=new,
-        )
     await session.flush()
     return recipient
 
@@ -309,18 +307,17 @@ async def update_channel(
         channel.verified_on = values["verified_on"]
     elif content_changed:
         channel.verified_on = today
-    old, new = audit.changed(before, _channel_snapshot(channel))
-    if new:
+    if audit.record_change(
+        session,
+        actor=actor,
+        action="recipient.channel.update",
+        entity_type="recipient",
+        entity_id=recipient.id,
+        before=before,
+        after=_channel_snapshot(channel),
+        context={"channel_id": channel.id},
+    ):
         recipient.edited_at = utcnow()
-        audit.record(
-            session,
-            actor=actor,
-            action="recipient.channel.update",
-            entity_type="recipient",
-            entity_id=recipient.id,
-            before={"channel_id": channel.id, **old},
-            after={"channel_id": channel.id, **new},
-        )
     await session.flush()
     return channel
 
