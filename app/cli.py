@@ -10,6 +10,7 @@ import asyncio
 import json
 import signal
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +18,8 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.campaigns import service as campaigns_service
-from app.campaigns.schemas import CampaignCreate, Selector, Targets
+from app.campaigns.models import CampaignStatus
+from app.campaigns.schemas import CampaignCreate, CampaignUpdate, Pacing, Selector, Targets
 from app.cases import service as cases_service
 from app.cases.files import Category, Status
 from app.cases.schemas import CaseRead, CaseSummary
@@ -26,11 +28,14 @@ from app.console import run_in_session, run_with_engine
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
 from app.db import make_sessionmaker, utcnow
+from app.delivery import service as delivery_service
 from app.delivery.commands import post_app
 from app.delivery.email import make_transport
-from app.delivery.worker import Worker
 from app.errors import AppError
+from app.letters import service as letters_service
 from app.letters.commands import templates_app
+from app.letters.schemas import SenderIn
+from app.letters.service import LetterKit
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
@@ -38,7 +43,7 @@ from app.recipients.health import DirectoryHealth, OfficeStatus, directory_healt
 from app.recipients.schemas import OfficeHealthRead
 from app.staff import service as staff_service
 from app.staff.models import Role
-from app.templating.library import TemplateLibrary
+from app.workers import build_worker, make_printmail_if_used
 
 T = TypeVar("T")
 
@@ -398,7 +403,14 @@ def worker(
 
     async def work(engine: AsyncEngine) -> int:
         transport = make_transport(settings)
-        runner = Worker(make_sessionmaker(engine), settings, transport)
+        printmail = make_printmail_if_used(settings)
+        runner = build_worker(
+            make_sessionmaker(engine),
+            settings,
+            transport,
+            kit=LetterKit.from_settings(settings),
+            printmail=printmail,
+        )
         try:
             if once:
                 return await runner.run_once(batch)
@@ -406,10 +418,12 @@ def worker(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
-            await runner.run_forever(stop)
+            await runner.run_forever(stop, batch=batch)
             return 0
         finally:
             await transport.close()
+            if printmail is not None:
+                await printmail.aclose()
 
     done = run_with_engine(settings, work)
     if once:
@@ -434,11 +448,25 @@ DEMO_STAFF = "demo-campaigner@appeals.invalid"
 DEMO_CAMPAIGN = CampaignCreate(
     slug="free-bokayev-ayan",
     title="Free Maks Bokayev and Talgat Ayan",
-    description="A draft made by `appeals demo`: preview its letters to each office.",
+    description=(
+        "Made by `appeals demo`, in test mode: every e-mail goes to the demo's own address "
+        "(as a file in the outbox), so the whole mailing can be watched before any office's "
+        "address is verified. At most one letter per office per hour, to show the pacing."
+    ),
     cases=["bokayev-ayan"],
     targets=Targets(selectors=[Selector(tag="international"), Selector(tag="national")]),
     template="individual-appeal",
+    pacing=Pacing(
+        per_office_per_hour=1, office_hours_start=0, office_hours_end=24, office_days=[*range(7)]
+    ),
+    test_mode=True,
+    test_address="demo-outbox@example.org",  # the outbox transport writes it to a file
 )
+# Two signers, so each office's second letter waits its turn (visible in the schedule).
+DEMO_SIGNERS = [
+    SenderIn(name="Demo supporter 1", city="Demo town"),
+    SenderIn(name="Demo supporter 2", city="Demo town"),
+]
 
 
 @app.command("demo")
@@ -465,13 +493,27 @@ def demo(
             await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
             token = staff_service.issue_token(session, user=user, label="demo")
         if not await campaigns_service.list_campaigns(session):
-            # A draft to look at: one case, every office of the report.
-            await campaigns_service.create_campaign(
-                session,
-                data=DEMO_CAMPAIGN,
-                actor=user,
-                library=TemplateLibrary.load(settings.templates_dir),
+            # One case, every office of the report, open in test mode with letters queued.
+            kit = LetterKit.from_settings(settings)
+            campaign = await campaigns_service.create_campaign(
+                session, data=DEMO_CAMPAIGN, actor=user, library=kit.library
             )
+            await campaigns_service.update_campaign(
+                session,
+                campaign=campaign,
+                changes=CampaignUpdate(status=CampaignStatus.open),
+                actor=user,
+                library=kit.library,
+            )
+            for signer in DEMO_SIGNERS:
+                await letters_service.create_letters(
+                    session,
+                    campaign=campaign,
+                    sender=signer,
+                    kit=kit,
+                    today=utcnow().date(),
+                    on_stored=partial(delivery_service.queue, session, actor=DEMO_STAFF),
+                )
         return token
 
     token = _run(staff_token, settings=settings)
@@ -482,6 +524,13 @@ def demo(
         f"  curl -H 'Authorization: Bearer {token}' {url}/api/v1/directory/health\n"
         f"staff pages (sign in with the token): {url}/staff\n"
         f"a delivery worker runs inside the server; e-mails go to {settings.var_dir / 'outbox'}\n"
+        f"the demo campaign (test mode, one letter per office per hour):\n"
+        f"  waiting per office:  curl -H 'Authorization: Bearer {token}' "
+        f"{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/schedule\n"
+        f"  web-form tasks:      curl -H 'Authorization: Bearer {token}' "
+        f"'{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/deliveries?channel=web_form'\n"
+        f"  print the post:      curl -X POST -H 'Authorization: Bearer {token}' "
+        f"{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/print-batches\n"
     )
     _serve(settings.model_copy(update={"run_worker": True}), host, port)
 

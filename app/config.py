@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     pdf_layout: Literal["din5008_b", "din5008_a", "us10"] = Field(
         default="din5008_b", description="Window-envelope layout; US addresses use us10."
     )
+    post_transport: Literal["batch", "provider"] = Field(
+        default="batch",
+        description="batch: staff print batches and post them; provider: a print-and-mail "
+        "service prints and posts each letter (APPEALS_PRINTMAIL_*).",
+    )
+    printmail_base_url: str = Field(
+        default="",
+        description="The print-and-mail API, e.g. https://api.provider.example/v1. Nothing else "
+        "is ever contacted; empty pauses the postal channel in provider mode.",
+    )
+    printmail_api_key: str | None = Field(default=None, description="Sent as basic-auth user.")
+    printmail_timeout_seconds: float = Field(default=30, gt=0)
+    printmail_tracking_minutes: int = Field(
+        default=360, ge=1, description="How often a provider letter's tracking events are read."
+    )
     mail_transport: Literal["outbox", "smtp"] = Field(
         default="outbox", description="outbox writes .eml files to <var_dir>/outbox; smtp sends."
     )
@@ -57,8 +72,17 @@ class Settings(BaseSettings):
         default="change-me-in-production", description="Signs reply and bounce tokens (HMAC)."
     )
     retry_delays_minutes: list[int] = Field(
-        default_factory=lambda: [2, 10, 30, 60, 120, 240, 480, 720, 1440, 1440],
-        description="Waits between attempts after a temporary failure; then it fails.",
+        default_factory=lambda: [2, 10, 30, 60, 120, 240, 480, 720],
+        description="Waits between attempts after a temporary failure; the last one repeats.",
+    )
+    retry_give_up_days: float = Field(
+        default=3, gt=0, description="A delivery failing temporarily for this long fails."
+    )
+    channel_pause_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="How long our own misconfiguration (a refused login, broken TLS, a "
+        "missing return address) pauses a channel.",
     )
     lease_seconds: int = Field(default=300, ge=10)
     run_worker: bool = Field(
@@ -70,6 +94,25 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where supporters reach the site: the base of links in confirmation e-mails.",
+    )
+    served_over_tls: bool = Field(
+        default=False, description="HTTPS in front (e.g. a proxy): pages send HSTS."
+    )
+
+    # Public signing (app/signatures): abuse resistance and the confirmation e-mails.
+    signing_min_fill_seconds: float = Field(
+        default=3, ge=0, description="A form sent back sooner than this is treated as a bot."
+    )
+    signing_form_max_age_hours: int = Field(default=24, ge=1)
+    signing_rate_per_ip: str = Field(default="20/hour", description="`limits` notation.")
+    signing_rate_per_email: str = Field(default="5/day")
+    signing_rate_per_campaign: str = Field(default="600/hour")
+    confirmation_mails_per_address_per_day: int = Field(default=3, ge=1)
+    confirmation_expiry_days: int = Field(default=7, ge=1)
+    confirmation_reminder_hours: int = Field(default=24, ge=1)
 
     holder_max_age_days: int = Field(
         default=365, ge=1, description="A holder not verified for longer is reported stale."

@@ -59,6 +59,17 @@ class Forbidden(AppError):
     kind = "Forbidden"
 
 
+class TooManyRequests(AppError):
+    """A rate limit was hit; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    kind = "TooManyRequests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 _STATUS_KINDS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -85,7 +96,13 @@ def _wants_html(request: Request) -> bool:
 
 
 def _html_error(request: Request, status: int, detail: str) -> Response:
-    title = {404: "Not found", 403: "Not allowed", 401: "Sign in needed", 500: "Error"}
+    title = {
+        404: "Not found",
+        403: "Not allowed",
+        401: "Sign in needed",
+        429: "Please wait a little",
+        500: "Error",
+    }
     return render(
         request,
         "error.html",
@@ -98,13 +115,16 @@ async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     if exc.status == 303 and "location" in exc.extra:
         return RedirectResponse(str(exc.extra["location"]), status_code=303)
+    retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
     if _wants_html(request):
-        return _html_error(request, exc.status, exc.detail)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = _html_error(request, exc.status, exc.detail)
+        response.headers.update(retry)
+        return response
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else retry
     return JSONResponse(
         error_body(exc.kind, exc.detail, **jsonable_encoder(exc.extra)),
         status_code=exc.status,
-        headers=headers,
+        headers=headers or None,
     )
 
 

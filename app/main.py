@@ -24,15 +24,19 @@ from app.config import Settings, get_settings
 from app.db import SessionDep, make_engine, make_sessionmaker
 from app.delivery.api import router as delivery_router
 from app.delivery.email import make_transport
-from app.delivery.worker import Worker
 from app.errors import install_error_handlers
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
 from app.letters.service import LetterKit
 from app.recipients.api import router as recipients_router
+from app.signatures.api import router as signatures_router
+from app.signatures.pages import router as signatures_pages
+from app.signatures.ratelimit import SigningLimits
 from app.staff.api import router as staff_router
 from app.staff.pages import router as staff_pages
+from app.web.headers import SecurityHeadersMiddleware
 from app.web.pages import WEB_DIR
+from app.workers import build_worker, make_printmail_if_used
 
 DESCRIPTION = """
 Appeals joins case summaries of people prosecuted for their civic work with a directory of
@@ -55,9 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         worker_task = None
         transport = make_transport(settings)
+        printmail = make_printmail_if_used(settings) if settings.run_worker else None
         if settings.run_worker:
             # The embedded setup (SQLite: one writer) runs its one worker here.
-            worker = Worker(app.state.sessionmaker, settings, transport, name="embedded")
+            worker = build_worker(
+                app.state.sessionmaker,
+                settings,
+                transport,
+                name="embedded",
+                kit=app.state.letter_kit,
+                printmail=printmail,
+            )
             worker_task = asyncio.create_task(worker.run_forever(stop))
         try:
             yield
@@ -66,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker_task is not None:
                 await worker_task
             await transport.close()
+            if printmail is not None:
+                await printmail.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -78,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.letter_kit = LetterKit.from_settings(settings)
+    app.state.signing_limits = SigningLimits.from_settings(settings)  # in memory, per process
+    app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
@@ -103,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         staff_pages,
         campaigns_pages,
         letters_pages,
+        signatures_router,
+        signatures_pages,
     )
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,7 @@ from app.db import Base
 from app.delivery.models import Delivery, DeliveryEvent, PrintBatch
 from app.letters.models import Letter
 from app.recipients.models import Recipient, RecipientChannel, RecipientTag
+from app.signatures.models import Signature, SignatureEvent, SignatureToken, Supporter
 from app.staff.models import ApiToken, StaffUser
 from app.staff.sessions import StaffSession
 
@@ -28,6 +29,10 @@ __all__ = [
     "Recipient",
     "RecipientChannel",
     "RecipientTag",
+    "Signature",
+    "SignatureEvent",
+    "SignatureToken",
     "StaffSession",
     "StaffUser",
+    "Supporter",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.campaigns.models import Campaign
 from app.recipients.files import ChannelKind
-from app.recipients.health import channel_problem
+from app.recipients.health import channel_problem, unverified_email
 from app.recipients.models import Recipient, RecipientChannel
 
 
@@ -51,9 +51,17 @@ def selected(campaign: Campaign, recipients: Iterable[Recipient]) -> list[Recipi
 
 
 def choose_channel(
-    recipient: Recipient, preference: Sequence[ChannelKind], suitable: Iterable[ChannelKind]
+    recipient: Recipient,
+    preference: Sequence[ChannelKind],
+    suitable: Iterable[ChannelKind],
+    *,
+    rehearsal: bool = False,
 ) -> tuple[RecipientChannel | None, str | None]:
-    """The first usable channel in `preference` that the template suits, or why there is none."""
+    """The first usable channel in `preference` that the template suits, or why there is none.
+
+    In a rehearsal (a campaign in test mode, whose e-mails all go to the test address), an
+    e-mail channel whose address is not verified yet counts as usable: staff can rehearse a
+    whole mailing before the directory is ready, and nothing reaches an unverified address."""
     allowed = [kind for kind in preference if kind in set(suitable)]
     if not allowed:
         return None, "the template suits none of the campaign's channels"
@@ -65,7 +73,7 @@ def choose_channel(
             continue
         for channel in channels:
             problem = channel_problem(channel)
-            if problem is None:
+            if problem is None or (rehearsal and unverified_email(channel)):
                 return channel, None
             reasons.append(f"{kind.value}: {problem}")
     return None, "; ".join(reasons)
@@ -81,6 +89,8 @@ def resolve(
             ChannelKind(k)
             for k in campaign.channel_overrides.get(recipient.id, campaign.channel_preference)
         ]
-        channel, reason = choose_channel(recipient, preference, suitable)
+        channel, reason = choose_channel(
+            recipient, preference, suitable, rehearsal=campaign.test_mode
+        )
         targets.append(Target(recipient, channel, reason))
     return targets

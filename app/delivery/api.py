@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -10,22 +11,27 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
+from app.campaigns.models import CampaignMode
 from app.db import SessionDep, utcnow
-from app.delivery import batches, schedule, service
+from app.delivery import batches, pauses, schedule, service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.schemas import (
+    ChannelPauseRead,
+    CosignerAdded,
     DeliveryAction,
     DeliveryDetail,
     DeliveryEventRead,
     DeliveryRead,
+    DigestRead,
     OfficeScheduleRead,
     PrintBatchRead,
     RetargetRead,
 )
+from app.letters import digests
 from app.letters import service as letters_service
 from app.letters.api import CSV, PDF
 from app.letters.deps import KitDep
-from app.letters.models import Letter
+from app.letters.models import Digest, Letter
 from app.letters.pdf import Layout
 from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
@@ -53,6 +59,11 @@ async def create_letters(
     recipient: Annotated[list[str] | None, Query(description="Only these offices")] = None,
 ) -> LettersCreated:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
+    if campaign.mode is CampaignMode.digest:
+        raise digests.WrongCampaignMode(
+            f"campaign {slug!r} sends digests: add the signer with "
+            f"POST /api/v1/campaigns/{slug}/cosigners"
+        )
 
     async def queue(stored: Sequence[letters_service.StoredLetter]) -> int:
         return await service.queue(session, stored, actor=user.email)
@@ -213,3 +224,87 @@ async def retarget(session: SessionDep, user: Editor, recipient_id: str) -> Reta
     recipient = await recipients_service.get_recipient(session, recipient_id=recipient_id)
     changed, stuck = await service.retarget(session, recipient=recipient, actor=user.email)
     return RetargetRead(retargeted=changed, without_usable_channel=stuck)
+
+
+@router.post(
+    "/campaigns/{slug}/cosigners",
+    summary="Add a signer to a digest campaign's next digest (campaigner, admin)",
+    tags=["digests"],
+)
+async def add_cosigner(
+    session: SessionDep, user: Editor, slug: str, sender: SenderIn
+) -> CosignerAdded:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    # Staff-entered signers (a paper petition) are identified by name and place.
+    key = letters_service.letter_identity(campaign, "*", None, sender)
+    added = await digests.add_cosigner(session, campaign=campaign, sender=sender, supporter_key=key)
+    waiting = await digests.pending_cosigners(session, campaign_id=campaign.id)
+    return CosignerAdded(added=added, waiting=waiting)
+
+
+async def _digest_read(session: AsyncSession, digest: Digest) -> DigestRead:
+    letters = await digests.digest_letters(session, digest_id=digest.id)
+    return DigestRead.model_validate(digest).model_copy(update={"letters": len(letters)})
+
+
+@router.get("/campaigns/{slug}/digests", summary="The campaign's digests", tags=["digests"])
+async def list_digests(session: SessionDep, _user: CurrentStaff, slug: str) -> list[DigestRead]:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    return [
+        await _digest_read(session, d)
+        for d in await digests.list_digests(session, campaign=campaign)
+    ]
+
+
+@router.post(
+    "/campaigns/{slug}/digests",
+    status_code=status.HTTP_201_CREATED,
+    summary="Close the period now: one letter per office listing the waiting co-signers",
+    tags=["digests"],
+)
+async def make_digest(session: SessionDep, user: Editor, kit: KitDep, slug: str) -> DigestRead:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    digest = await digests.make_digest(
+        session,
+        campaign=campaign,
+        kit=kit,
+        now=utcnow(),
+        actor=user.email,
+        on_stored=partial(service.queue, session, actor=user.email),
+    )
+    return await _digest_read(session, digest)
+
+
+@router.get("/digests/{digest_id:int}", summary="One digest", tags=["digests"])
+async def get_digest(session: SessionDep, _user: CurrentStaff, digest_id: int) -> DigestRead:
+    return await _digest_read(session, await digests.get_digest(session, digest_id=digest_id))
+
+
+@router.get(
+    "/digests/{digest_id:int}.csv",
+    summary="A digest's co-signers, as attached to its e-mails",
+    tags=["digests"],
+    responses=CSV,
+)
+async def digest_csv(session: SessionDep, _user: CurrentStaff, digest_id: int) -> Response:
+    await digests.get_digest(session, digest_id=digest_id)
+    return Response(
+        await digests.digest_csv(session, digest_id=digest_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="digest-{digest_id}.csv"'},
+    )
+
+
+@router.get("/channels/pauses", summary="Channels paused because our settings failed")
+async def list_pauses(session: SessionDep, _user: CurrentStaff) -> list[ChannelPauseRead]:
+    return [ChannelPauseRead.model_validate(p) for p in await pauses.list_pauses(session)]
+
+
+@router.delete(
+    "/channels/{channel}/pause",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Resume a paused channel once its settings are fixed (campaigner, admin)",
+)
+async def resume_channel(session: SessionDep, user: Editor, channel: ChannelKind) -> Response:
+    await pauses.resume(session, channel=channel, actor=user.email)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

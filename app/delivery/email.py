@@ -3,22 +3,31 @@
 From is the campaign's own address with the supporter's name in the display name ("Ada via
 Free Bokayev"): never the supporter's address, which DMARC would reject. Reply-To and the VERP
 envelope sender carry an HMAC-signed token of the delivery, so replies and bounces map back to
-it. Headers are built with the `email` package's SMTP policy, which refuses CR/LF in any field.
+it. The message is an `EmailMessage` (SMTP policy), but its headers and parts are encoded here
+once, for the wire: the policy would parse every header when set and re-fold it at each send
+(≈1 ms a message, most of a worker's CPU). So this module does the policy's job of refusing any
+line break or control character in a header value (supporter names, subjects), which is what
+keeps them from adding headers; tests/delivery/test_email.py holds it to that.
 The outbox transport (the default) writes .eml files and never contacts a server.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
 import html
 import os
+import re
 import ssl
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP, EmailPolicy, Policy
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +59,149 @@ class Outgoing:
     envelope_to: str
 
 
+# Every character `str.splitlines` breaks on, and the other controls but tab: none may reach a
+# header, where a line break would start a header (or the body) of the supporter's choosing.
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # a display name with one of these is quoted
+_ADDR_SPEC = re.compile(
+    r"[\w!#$%&'*+/=?^`{|}~-]+(\.[\w!#$%&'*+/=?^`{|}~-]+)*@[\w-]+(\.[\w-]+)*", re.ASCII
+)
+_WORD_BYTES = 42  # of UTF-8 per encoded word: "Subject: " + one word stays within 78 characters
+_LINE = 78
+
+
+class _SmtpPolicy(EmailPolicy):
+    """The SMTP policy, except that it looks up how many of a header a message may have once
+    per name: the header registry builds a new class at every lookup (a third of `build()`)."""
+
+    def header_max_count(self, name: str) -> int | None:
+        return _max_count(name.lower())
+
+
+@functools.cache
+def _max_count(name: str) -> int | None:
+    return SMTP.header_max_count(name)
+
+
+POLICY = _SmtpPolicy(linesep="\r\n")  # what email.policy.SMTP is: the default, CRLF
+
+
+class Encoded(str):
+    """A header value already encoded for the wire: ASCII, folded, and checked for line breaks.
+
+    `EmailPolicy` takes a value with a `name` for a header object and asks it to fold itself
+    (its documented protocol), so flattening costs a join instead of a parse and a refold. As
+    with the `email` package's own header objects, `str()` gives the readable value.
+    """
+
+    name: str
+    lines: tuple[str, ...]
+
+    def __new__(cls, name: str, readable: str, wire: str) -> Encoded:
+        for value in (readable, wire):
+            if _UNSAFE.search(value):
+                raise ValueError(f"{name}: a header value may not contain a line break: {value!r}")
+        if not wire.isascii():
+            raise ValueError(f"{name}: not encoded for the wire: {wire!r}")
+        header = super().__new__(cls, readable)
+        header.name, header.lines = name, _fold(f"{name}: {wire}", start=len(name) + 2)
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return policy.linesep.join(self.lines) + policy.linesep
+
+
+def _fold(text: str, *, start: int) -> tuple[str, ...]:
+    """`text` in lines of at most 78 characters where spaces allow, each break made before a
+    space, so that unfolding (removing the line breaks) gives `text` back exactly."""
+    lines = []
+    while len(text) > _LINE:
+        cut = text.rfind(" ", start, _LINE + 1)
+        if cut < 0:
+            cut = text.find(" ", max(start, _LINE + 1))
+            if cut < 0:
+                break
+        lines.append(text[:cut])
+        text = text[cut:]
+        start = len(text) - len(text.lstrip(" ")) + 1  # no line of spaces alone
+    lines.append(text)
+    return tuple(lines)
+
+
+def _encoded_words(text: str) -> str:
+    """RFC 2047: `text` as UTF-8, base64, in words of whole characters that each fit a line."""
+    data, words = text.encode(), []
+    while data:
+        cut = min(_WORD_BYTES, len(data))
+        while cut < len(data) and data[cut] & 0xC0 == 0x80:  # not inside a character
+            cut -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[:cut]).decode()}?=")
+        data = data[cut:]
+    return " ".join(words)
+
+
+def _plain(text: str) -> bool:
+    """Whether `text` can go into a header as it is: ASCII without tabs or encoded-word
+    look-alikes, and no word too long to fold."""
+    return (
+        text.isascii()
+        and "=?" not in text
+        and "\t" not in text
+        and all(len(word) < _LINE - 10 for word in text.split(" "))
+    )
+
+
+def verbatim(name: str, value: str) -> Encoded:
+    """A header of our own making (Date, Message-ID, MIME headers), already in wire form."""
+    return Encoded(name, value, value)
+
+
+def unstructured(name: str, text: str) -> Encoded:
+    """A free-text header (Subject): as it is when it can be, else RFC 2047 encoded words."""
+    return Encoded(name, text, text if _plain(text) else _encoded_words(text))
+
+
+def mailbox(name: str, display_name: str, addr_spec: str) -> Encoded:
+    """An address header: `Display Name <addr@domain>`, the name quoted or encoded as needed."""
+    if not addr_spec or _UNSAFE.search(addr_spec) or not addr_spec.isascii():
+        raise ValueError(f"{name}: not a usable e-mail address: {addr_spec!r}")
+    if not _ADDR_SPEC.fullmatch(addr_spec):
+        try:  # the rarer forms (a quoted local part): the email package's own parser decides
+            addr_spec = Address(addr_spec=addr_spec).addr_spec
+        except (ValueError, MessageError) as exc:
+            raise ValueError(f"{name}: not a usable e-mail address: {addr_spec!r}") from exc
+    if not display_name:
+        return Encoded(name, addr_spec, addr_spec)
+    if not _plain(display_name):
+        phrase = _encoded_words(display_name)
+    elif _SPECIALS.search(display_name):
+        phrase = '"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        phrase = display_name
+    shown = phrase if phrase.startswith('"') else display_name
+    return Encoded(name, f"{shown} <{addr_spec}>", f"{phrase} <{addr_spec}>")
+
+
+def text_part(text: str, subtype: str, *, boundary: str) -> MIMEPart:
+    """A UTF-8 text part: 7bit when it is short-lined ASCII, else quoted-printable or base64,
+    whichever is shorter. Neither encoding can produce `boundary` (it starts with "=_")."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    lines = data.split(b"\n")
+    if data.isascii() and max(map(len, lines)) <= _LINE and boundary.encode() not in data:
+        cte, payload = "7bit", data
+    else:
+        cte, payload = "quoted-printable", binascii.b2a_qp(data, istext=True)
+        if len(payload) > len(data) * 4 // 3 + len(data) // 57:
+            cte, payload = "base64", base64.encodebytes(data)
+    part = MIMEPart(policy=POLICY)
+    part["Content-Type"] = verbatim("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part["Content-Transfer-Encoding"] = verbatim("Content-Transfer-Encoding", cte)
+    part.set_payload(payload.decode("ascii"))
+    return part
+
+
 def build(
     *,
     delivery_id: int,
@@ -62,27 +214,32 @@ def build(
     language: str,
     settings: Settings,
 ) -> Outgoing:
+    """The letter's e-mail, text and HTML; ValueError if a field could break the headers."""
     token = delivery_token(delivery_id, settings.token_secret)
     domain = settings.mail_domain
-    message = EmailMessage(policy=SMTP)
-    message["From"] = Address(
-        display_name=f"{sender_name} via {campaign_title}",
-        addr_spec=f"{settings.campaign_mailbox}@{domain}",
-    )
-    message["To"] = Address(display_name=to_name, addr_spec=to_address)
-    message["Reply-To"] = Address(addr_spec=f"reply+{token}@{domain}")
-    message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = f"<delivery-{token}@{domain}>"
-    message["Content-Language"] = language
-    message["Auto-Submitted"] = "no"  # written by a person, not an auto-reply
-    message.set_content(body)
+    boundary = f"=_{token}"
     paragraphs = "".join(
         f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n")
     )
-    message.add_alternative(
-        f'<!doctype html><html lang="{html.escape(language)}"><body>{paragraphs}</body></html>',
-        subtype="html",
+    page = f'<!doctype html><html lang="{html.escape(language)}"><body>{paragraphs}</body></html>'
+    message = EmailMessage(policy=POLICY)
+    for header in (
+        mailbox(
+            "From", f"{sender_name} via {campaign_title}", f"{settings.campaign_mailbox}@{domain}"
+        ),
+        mailbox("To", to_name, to_address),
+        mailbox("Reply-To", "", f"reply+{token}@{domain}"),
+        unstructured("Subject", subject),
+        verbatim("Date", format_datetime(utcnow())),
+        verbatim("Message-ID", f"<delivery-{token}@{domain}>"),
+        verbatim("Content-Language", language),
+        verbatim("Auto-Submitted", "no"),  # written by a person, not an auto-reply
+        verbatim("MIME-Version", "1.0"),
+        verbatim("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ):
+        message[header.name] = header
+    message.set_payload(
+        [text_part(body, "plain", boundary=boundary), text_part(page, "html", boundary=boundary)]
     )
     return Outgoing(message, f"bounce+{token}@{domain}", to_address)
 
@@ -93,6 +250,14 @@ class SendError(Exception):
     def __init__(self, detail: str, *, code: int | None, temporary: bool) -> None:
         super().__init__(detail)
         self.detail, self.code, self.temporary = detail, code, temporary
+
+
+class ChannelFault(SendError):
+    """Our side is misconfigured (credentials, TLS): no letter is at fault, so the worker pauses
+    the channel instead of spending the letters' attempts."""
+
+    def __init__(self, detail: str, *, code: int | None = None) -> None:
+        super().__init__(detail, code=code, temporary=True)
 
 
 class Transport(Protocol):
@@ -140,9 +305,16 @@ class SmtpTransport:
             timeout=s.smtp_timeout_seconds,
             tls_context=ssl.create_default_context() if (s.smtp_tls or s.smtp_starttls) else None,
         )
-        await client.connect()
-        if s.smtp_username and s.smtp_password:
-            await client.login(s.smtp_username, s.smtp_password)
+        try:
+            await client.connect()
+            if s.smtp_username and s.smtp_password:
+                await client.login(s.smtp_username, s.smtp_password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            client.close()
+            raise ChannelFault(f"SMTP login refused: {exc.message}", code=exc.code) from exc
+        except (ssl.SSLError, aiosmtplib.SMTPNotSupported) as exc:
+            client.close()
+            raise ChannelFault(f"SMTP TLS settings do not work: {exc}") from exc
         self._client = client
         return client
 
@@ -189,3 +361,10 @@ def make_transport(settings: Settings) -> Transport:
     if settings.mail_transport == "smtp":
         return SmtpTransport(settings)
     return OutboxTransport(settings.var_dir / "outbox")
+
+
+def attach(outgoing: Outgoing, *, filename: str, content: str, subtype: str = "csv") -> None:
+    """Add a text attachment (a digest's list of co-signers) to a built message."""
+    outgoing.message.add_attachment(
+        content.encode(), maintype="text", subtype=subtype, filename=filename
+    )

@@ -25,7 +25,7 @@ class DeliveryStatus(StrEnum):
     bounced = "bounced"
     failed = "failed"  # permanent failure, or gave up retrying
     cancelled = "cancelled"
-    printed = "printed"  # in a print batch
+    printed = "printed"  # in a print batch, or accepted by a print-and-mail provider
     posted = "posted"
     returned = "returned"
     open = "open"  # a manual task waiting for a person
@@ -45,11 +45,15 @@ TRANSITIONS: dict[ChannelKind, dict[DeliveryStatus, frozenset[DeliveryStatus]]] 
         S.cancelled: frozenset({S.queued}),
     },
     ChannelKind.postal: {
-        S.queued: frozenset({S.printed, S.cancelled}),
+        # printed straight from queued: in a print batch; through sending: a print-and-mail
+        # provider accepted it (sending = leased by a worker, as for e-mail)
+        S.queued: frozenset({S.printed, S.sending, S.cancelled}),
+        S.sending: frozenset({S.printed, S.queued, S.failed}),  # queued again = retry wait
         S.printed: frozenset({S.posted, S.queued}),
         S.posted: frozenset({S.delivered, S.returned}),
         S.delivered: frozenset(),
         S.returned: frozenset({S.queued}),
+        S.failed: frozenset({S.queued}),  # staff retry
         S.cancelled: frozenset({S.queued}),
     },
     ChannelKind.web_form: {
@@ -91,6 +95,7 @@ class Delivery(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    retrying_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first temporary failure
     external_id: Mapped[str | None] = mapped_column(String(300))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     batch_id: Mapped[int | None] = mapped_column(
@@ -130,3 +135,20 @@ class DeliveryEvent(Base):
     code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(320))
+
+
+class ChannelPause(Base):
+    """A channel stopped for everyone: its credentials or settings are wrong, not any letter.
+
+    While a pause holds, workers claim nothing on that channel and no letter spends an attempt;
+    it lifts by itself at `until` (to try the settings again) or when staff resume it."""
+
+    __tablename__ = "channel_pauses"
+
+    channel: Mapped[ChannelKind] = mapped_column(
+        Enum(ChannelKind, native_enum=False, length=20, validate_strings=True), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    paused_by: Mapped[str] = mapped_column(String(320))

@@ -80,3 +80,31 @@ class OfficeScheduleRead(BaseModel):
 class RetargetRead(BaseModel):
     retargeted: int
     without_usable_channel: int
+
+
+class DigestRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    campaign_id: int
+    period_start: datetime
+    period_end: datetime
+    cosigners: int
+    created_by: str
+    created_at: datetime
+    letters: int = Field(default=0, description="One per reachable office (and case).")
+
+
+class CosignerAdded(BaseModel):
+    added: bool = Field(description="False when this supporter was already a co-signer.")
+    waiting: int = Field(description="Co-signers waiting for the campaign's next digest.")
+
+
+class ChannelPauseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel: ChannelKind
+    reason: str
+    paused_at: datetime
+    until: datetime
+    paused_by: str

@@ -16,10 +16,13 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.errors import MessageError
+from functools import partial
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,11 +30,15 @@ from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import utcnow
-from app.delivery import service
-from app.delivery.email import Outgoing, SendError, Transport, build
+from app.delivery import pauses, service
+from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, attach, build
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.pacing import Recent, next_slot
+from app.delivery.retries import next_attempt
+from app.errors import NotFound
+from app.letters import digests
 from app.letters.models import Letter
+from app.letters.service import LetterKit
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
 
@@ -41,6 +48,14 @@ S = DeliveryStatus
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# Another queue's work done in each round, given the time: returns how much it did.
+Round = Callable[[datetime], Awaitable[int]]
+
+
+class Unsendable(Exception):
+    """A delivery that no attempt could ever send (no usable address)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +74,67 @@ class Worker:
         *,
         name: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        kit: LetterKit | None = None,
+        extra_rounds: Sequence[Round] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.transport = transport
         self.name = name or worker_name()
         self.clock = clock
+        self.kit = kit  # with it, the worker also closes digest periods
+        self.extra_rounds = extra_rounds  # other queues' work (confirmation mails, post)
+        self._next_digest_check = datetime.min.replace(tzinfo=UTC)
         self.rng = random.Random()  # noqa: S311 - jitter, not security
 
     async def run_once(self, limit: int = 50) -> int:
-        """Claim and send up to `limit` due e-mail deliveries; returns how many were tried."""
+        """Close due digests, then claim and send up to `limit` due e-mail deliveries; returns
+        how many letters were made or tried."""
+        done = 0
+        if self.kit is not None and self.clock() >= self._next_digest_check:
+            # Periods are hours long: looking once a minute is plenty.
+            self._next_digest_check = self.clock() + timedelta(seconds=60)
+            done = await self._digest_round()
         claimed = await self._claim(limit)
-        for item in claimed:
-            await self._send(item)
-        return len(claimed)
+        for index, item in enumerate(claimed):
+            fault = await self._send(item)
+            if fault is not None:
+                await self._pause(fault, claimed[index:])
+                break
+        for extra in self.extra_rounds:
+            done += await extra(self.clock())
+        return done + len(claimed)
 
-    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 2.0) -> None:
+    async def _digest_round(self) -> int:
+        """Every digest campaign whose period has ended gets its letters, queued like any."""
+        assert self.kit is not None
+        now, made = self.clock(), 0
+        async with self.sessionmaker() as session, session.begin():
+            queue = partial(service.queue, session, actor=self.name)
+            for campaign in await digests.due_campaigns(session, now=now):
+                try:
+                    digest = await digests.make_digest(
+                        session,
+                        campaign=campaign,
+                        kit=self.kit,
+                        now=now,
+                        actor=self.name,
+                        on_stored=queue,
+                    )
+                except NotFound:
+                    continue  # another worker closed this period first
+                log.info(
+                    "digest %s of %s: %s co-signers", digest.id, campaign.slug, digest.cosigners
+                )
+                made += 1
+        return made
+
+    async def run_forever(
+        self, stop: asyncio.Event, *, idle_seconds: float = 2.0, batch: int = 50
+    ) -> None:
         while not stop.is_set():
             try:
-                done = await self.run_once()
+                done = await self.run_once(batch)
             except Exception:
                 log.exception("worker %s: a round failed; trying again shortly", self.name)
                 done = 0
@@ -92,6 +149,8 @@ class Worker:
             and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
         )
         async with self.sessionmaker() as session, session.begin():
+            if await pauses.active(session, channel=ChannelKind.email, now=now):
+                return []
             ids = (
                 await session.scalars(
                     select(Delivery.id)
@@ -113,6 +172,7 @@ class Worker:
             )
             candidates = list(rows)
             recent = await _recent_sends(session, [d.recipient_id for d, *_ in candidates], now)
+            cosigners: dict[int, str] = {}  # a digest's CSV, attached to each of its e-mails
             claimed = []
             for delivery, letter, campaign, recipient in candidates:
                 if delivery.status is S.queued:
@@ -145,13 +205,23 @@ class Worker:
                 delivery.attempts += 1
                 delivery.lease_owner = self.name
                 delivery.lease_expires_at = now + timedelta(seconds=self.settings.lease_seconds)
-                claimed.append(
-                    Claimed(
-                        delivery.id,
-                        delivery.attempts,
-                        self._message(delivery, letter, campaign, recipient),
+                try:
+                    outgoing = self._message(delivery, letter, campaign, recipient)
+                except Unsendable as exc:
+                    # No attempt could ever send it: fail it alone rather than jam the queue.
+                    delivery.lease_owner, delivery.lease_expires_at = None, None
+                    delivery.last_error, delivery.last_error_code = str(exc), None
+                    service.transition(
+                        session, delivery, S.failed, actor=self.name, detail=str(exc), now=now
                     )
-                )
+                    continue
+                if letter.digest_id is not None:
+                    if letter.digest_id not in cosigners:
+                        cosigners[letter.digest_id] = await digests.digest_csv(
+                            session, digest_id=letter.digest_id
+                        )
+                    attach(outgoing, filename=digests.CSV_NAME, content=cosigners[letter.digest_id])
+                claimed.append(Claimed(delivery.id, delivery.attempts, outgoing))
             return claimed
 
     def _message(
@@ -162,58 +232,123 @@ class Worker:
             # Test mode: every delivery goes to staff, saying where it would have gone.
             to_address = campaign.test_address
             to_name = f"TEST for {recipient.office}"
-            subject = f"[TEST → {delivery.address}] {letter.subject}"
-        return build(
-            delivery_id=delivery.id,
-            to_address=to_address,
-            to_name=to_name,
-            sender_name=letter.sender_name,
-            campaign_title=campaign.title,
-            subject=subject,
-            body=letter.body,
-            language=letter.language,
-            settings=self.settings,
-        )
+            subject = f"[TEST → {delivery.address or 'unverified address'}] {letter.subject}"
+        else:
+            try:
+                # No SMTPUTF8: an address needs an ASCII local part to go through any relay.
+                validate_email(to_address, check_deliverability=False, allow_smtputf8=False)
+            except EmailNotValidError as exc:
+                raise Unsendable(
+                    f"no usable e-mail address ({to_address!r}: {exc}); a letter written in "
+                    "test mode to an unverified address is never sent for real. Verify the "
+                    "office's address, re-target, then retry."
+                ) from exc
+        try:
+            return build(
+                delivery_id=delivery.id,
+                to_address=to_address,
+                to_name=to_name,
+                sender_name=letter.sender_name,
+                campaign_title=campaign.title,
+                subject=subject,
+                body=letter.body,
+                language=letter.language,
+                settings=self.settings,
+            )
+        except (ValueError, LookupError, MessageError) as exc:
+            raise Unsendable(f"the message cannot be built: {exc}") from exc
 
-    async def _send(self, item: Claimed) -> None:
+    async def _send(self, item: Claimed) -> ChannelFault | None:
         try:
             answer = await self.transport.send(item.outgoing)
+        except ChannelFault as exc:
+            return exc
         except SendError as exc:
             await self._record(item, error=exc)
         else:
             await self._record(item, answer=answer)
+        return None
+
+    async def _pause(self, fault: ChannelFault, items: Sequence[Claimed]) -> None:
+        """Our settings are wrong: pause e-mail for everyone and hand the claimed letters back
+        without spending their attempts."""
+        now = self.clock()
+        until = now + timedelta(minutes=self.settings.channel_pause_minutes)
+        log.error("worker %s: pausing e-mail until %s: %s", self.name, until, fault.detail)
+        async with self.sessionmaker() as session, session.begin():
+            await pauses.pause(
+                session,
+                channel=ChannelKind.email,
+                reason=fault.detail,
+                until=until,
+                now=now,
+                actor=self.name,
+            )
+            for item in items:
+                delivery = await self._leased(session, item)
+                if delivery is None:
+                    continue
+                delivery.attempts -= 1
+                delivery.next_attempt_at = until
+                service.transition(
+                    session,
+                    delivery,
+                    S.queued,
+                    actor=self.name,
+                    code=fault.code,
+                    detail=f"e-mail channel paused, this attempt does not count: {fault.detail}",
+                    now=now,
+                )
+
+    async def _leased(self, session: AsyncSession, item: Claimed) -> Delivery | None:
+        """The delivery, locked, if this worker still holds its lease (and releases it)."""
+        delivery = await session.get(Delivery, item.delivery_id, with_for_update=True)
+        if (
+            delivery is None
+            or delivery.status is not S.sending
+            or delivery.lease_owner != self.name
+            or delivery.attempts != item.attempt
+        ):
+            log.warning("delivery %s: lease lost before its outcome was recorded", item.delivery_id)
+            return None
+        delivery.lease_owner = None
+        delivery.lease_expires_at = None
+        return delivery
 
     async def _record(
         self, item: Claimed, *, answer: str | None = None, error: SendError | None = None
     ) -> None:
         now = self.clock()
         async with self.sessionmaker() as session, session.begin():
-            delivery = await session.get(Delivery, item.delivery_id, with_for_update=True)
-            if (
-                delivery is None
-                or delivery.status is not S.sending
-                or delivery.lease_owner != self.name
-                or delivery.attempts != item.attempt
-            ):
-                log.warning(
-                    "delivery %s: lease lost before its outcome was recorded", item.delivery_id
-                )
+            delivery = await self._leased(session, item)
+            if delivery is None:
                 return
-            delivery.lease_owner = None
-            delivery.lease_expires_at = None
             if error is None:
                 delivery.external_id = str(item.outgoing.message["Message-ID"])
                 delivery.last_error, delivery.last_error_code = None, None
+                delivery.retrying_since = None
                 service.transition(
                     session, delivery, S.sent, actor=self.name, code=250, detail=answer, now=now
                 )
                 return
             delivery.last_error, delivery.last_error_code = error.detail, error.code
-            delays = self.settings.retry_delays_minutes
-            if error.temporary and delivery.attempts <= len(delays):
-                delivery.next_attempt_at = now + timedelta(minutes=delays[delivery.attempts - 1])
-                when = delivery.next_attempt_at.isoformat()
-                detail = f"temporary failure; next attempt at {when}: {error.detail}"
+            if delivery.retrying_since is None:
+                delivery.retrying_since = now
+            when = (
+                next_attempt(
+                    attempt=delivery.attempts,
+                    failing_since=delivery.retrying_since,
+                    now=now,
+                    delays_minutes=self.settings.retry_delays_minutes,
+                    give_up_days=self.settings.retry_give_up_days,
+                    rng=self.rng,
+                )
+                if error.temporary
+                else None
+            )
+            if when is not None:
+                delivery.next_attempt_at = when
+                detail = f"temporary failure; next attempt at {when.isoformat()}: {error.detail}"
                 service.transition(
                     session,
                     delivery,
@@ -223,21 +358,22 @@ class Worker:
                     detail=detail,
                     now=now,
                 )
-            else:
-                why = (
-                    "permanent failure"
-                    if not error.temporary
-                    else f"gave up after {delivery.attempts} attempts"
-                )
-                service.transition(
-                    session,
-                    delivery,
-                    S.failed,
-                    actor=self.name,
-                    code=error.code,
-                    detail=f"{why}: {error.detail}",
-                    now=now,
-                )
+                return
+            why = (
+                "permanent failure"
+                if not error.temporary
+                else f"gave up after {delivery.attempts} attempts since "
+                f"{delivery.retrying_since.isoformat(timespec='minutes')}"
+            )
+            service.transition(
+                session,
+                delivery,
+                S.failed,
+                actor=self.name,
+                code=error.code,
+                detail=f"{why}: {error.detail}",
+                now=now,
+            )
 
 
 _COUNTED = (S.sending, S.sent, S.delivered, S.bounced)

@@ -27,13 +27,25 @@ from app.letters.pdf import (
 )
 from app.recipients.files import ChannelKind
 from app.recipients.health import channel_problem
-from app.recipients.models import Recipient
+from app.recipients.models import Recipient, RecipientChannel
 
 _ACRONYM = re.compile(r"\s*\([^)]*\)$")
 
 
 def country_name(code: str) -> str:
     return str(Locale("en").territories.get(code, code))
+
+
+def postal_channel(recipient: Recipient) -> RecipientChannel | None:
+    """The office's first usable postal address, if it has one."""
+    return next(
+        (
+            c
+            for c in recipient.channels
+            if c.kind is ChannelKind.postal and channel_problem(c) is None
+        ),
+        None,
+    )
 
 
 def address_lines(recipient: Recipient, *, home_country: str | None) -> list[str]:
@@ -45,14 +57,7 @@ def address_lines(recipient: Recipient, *, home_country: str | None) -> list[str
     organisation = _ACRONYM.sub("", recipient.organisation)
     if organisation not in recipient.office:
         lines.append(recipient.organisation)
-    postal = next(
-        (
-            c
-            for c in recipient.channels
-            if c.kind is ChannelKind.postal and channel_problem(c) is None
-        ),
-        None,
-    )
+    postal = postal_channel(recipient)
     if postal is not None and postal.lines:
         lines += postal.lines
         country = postal.country or recipient.country

@@ -73,17 +73,24 @@ class Unreachable(Conflict):
 
 
 def letter_identity(
-    campaign: Campaign, recipient_id: str, case_id: str | None, sender: SenderIn
+    campaign: Campaign,
+    recipient_id: str,
+    case_id: str | None,
+    sender: SenderIn,
+    *,
+    supporter_key: str | None = None,
 ) -> str:
-    """Who writes to whom about what: one letter per identity, and its wording seed."""
-    parts = [
-        campaign.slug,
-        recipient_id,
-        case_id or "*",
-        search_key(sender.name),
-        search_key(sender.city),
-        search_key(sender.country),
-    ]
+    """Who writes to whom about what: one letter per identity, and its wording seed.
+
+    A confirmed supporter is their `supporter_key` (a keyed hash of their e-mail address), so
+    they get one letter per office and case whatever name they type; otherwise the sender is
+    their name and place."""
+    who = (
+        ["supporter", supporter_key]
+        if supporter_key is not None
+        else [search_key(sender.name), search_key(sender.city), search_key(sender.country)]
+    )
+    parts = [campaign.slug, recipient_id, case_id or "*", *who]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -111,7 +118,7 @@ def _pick_case(purpose: Purpose, cases: Sequence[Case], case_id: str | None) -> 
     raise NotFound(f"case {case_id!r} is not part of this campaign")
 
 
-def _compose_one(
+def compose_one(
     kit: LetterKit,
     *,
     campaign: Campaign,
@@ -120,7 +127,9 @@ def _compose_one(
     target: Target,
     sender: SenderIn,
     today: date,
+    identity: str | None = None,
 ) -> Composed:
+    """Render one letter; its identity (and so its wording seed) is the sender's unless given."""
     recipient = target.recipient
     template = kit.library.get(
         campaign.template_name, recipient.language, kit.settings.default_language
@@ -135,7 +144,8 @@ def _compose_one(
         max_age_days=kit.settings.holder_max_age_days,
         organisation=kit.settings.organisation_name,
     )
-    identity = letter_identity(campaign, recipient.id, case.id if case else None, sender)
+    if identity is None:
+        identity = letter_identity(campaign, recipient.id, case.id if case else None, sender)
     rendered = kit.renderer.render(template, with_sender(base, sender), seed=letter_seed(identity))
     return Composed(target, case, identity, rendered)
 
@@ -160,7 +170,7 @@ async def preview(
     template = kit.library.get(campaign.template_name, target.recipient.language)
     cases = await campaign_cases(session, campaign)
     case = _pick_case(template.purpose, cases, case_id)
-    return _compose_one(
+    return compose_one(
         kit, campaign=campaign, cases=cases, case=case, target=target, sender=sender, today=today
     )
 
@@ -181,11 +191,12 @@ async def create_letters(
     today: date,
     recipient_ids: Sequence[str] | None = None,
     on_stored: OnStored | None = None,
+    supporter_key: str | None = None,
 ) -> CreatedLetters:
     """Render and store one letter per reachable target (and per case, for individual appeals).
 
-    Idempotent per sender: a letter that already exists for the same identity is returned, not
-    rendered again.
+    Idempotent per sender (or per `supporter_key`, when given): a letter that already exists
+    for the same identity is returned, not rendered again.
     """
     targets = await campaigns_service.resolve_targets(
         session, campaign=campaign, library=kit.library
@@ -205,13 +216,17 @@ async def create_letters(
         subjects = [None] if template.purpose is Purpose.general else cases
         for case in subjects:
             identity = letter_identity(
-                campaign, target.recipient.id, case.id if case else None, sender
+                campaign,
+                target.recipient.id,
+                case.id if case else None,
+                sender,
+                supporter_key=supporter_key,
             )
             existing = await session.scalar(select(Letter).where(Letter.identity == identity))
             if existing is not None:
                 result.existing.append(existing)
                 continue
-            composed = _compose_one(
+            composed = compose_one(
                 kit,
                 campaign=campaign,
                 cases=cases,
@@ -219,6 +234,7 @@ async def create_letters(
                 target=target,
                 sender=sender,
                 today=today,
+                identity=identity,
             )
             letter = store(campaign, composed, sender, channel=target.channel.kind)
             session.add(letter)

@@ -31,6 +31,15 @@ def channel_address(channel: RecipientChannel) -> str | None:
     return channel.value
 
 
+def unverified_email(channel: RecipientChannel) -> bool:
+    """An e-mail channel kept as a fact but with no address we may use (obfuscated or empty)."""
+    return (
+        channel.kind is ChannelKind.email
+        and not channel.disabled_reason
+        and (channel.obfuscated or not channel.value)
+    )
+
+
 def channel_problem(channel: RecipientChannel) -> str | None:
     """Why a letter cannot go through `channel` now, or None if it can."""
     if channel.disabled_reason:

@@ -15,16 +15,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 WEB_DIR = Path(__file__).resolve().parent
-# Built here but reads nothing until a page is rendered.
-templates = Jinja2Templates(
-    env=Environment(
-        loader=FileSystemLoader(WEB_DIR / "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+# Built here but reads nothing until a page is rendered. Page text is marked for translation
+# ({% trans %}, _()); until catalogues exist, the null translation shows it as written.
+_env = Environment(
+    loader=FileSystemLoader(WEB_DIR / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+templates = Jinja2Templates(env=_env)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -1,0 +1,97 @@
+"""JSON routes of public signing, for front ends other than our own pages (202 Accepted)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import CampaignStatus
+from app.config import SettingsDep
+from app.db import SessionDep, utcnow
+from app.errors import InvalidInput, NotFound
+from app.schemas import ERROR_RESPONSES, ErrorBody
+from app.signatures import consent, service, tokens
+from app.signatures.ratelimit import SigningLimits, client_address, signing_limits
+from app.signatures.schemas import SignatureAccepted, SignatureIn, SigningInfo
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["signing"],
+    responses={
+        **ERROR_RESPONSES,
+        429: {"model": ErrorBody, "description": "Rate limited; see Retry-After"},
+    },
+)
+
+
+async def ip_limited(
+    request: Request, limits: Annotated[SigningLimits, Depends(signing_limits)]
+) -> SigningLimits:
+    """Counts every attempt from the client's address, valid or not, before reading the body."""
+    limits.hit_ip(client_address(request))
+    return limits
+
+
+@router.get("/campaigns/{slug}/signing", summary="What a signing form must show (public)")
+async def signing_info(session: SessionDep, settings: SettingsDep, slug: str) -> SigningInfo:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    if campaign.status is CampaignStatus.draft:
+        raise NotFound(f"no campaign {slug!r}")
+    counts = await service.confirmed_counts(session, [campaign.id])
+    return SigningInfo(
+        slug=campaign.slug,
+        title=campaign.title,
+        accepting=service.accepting(campaign),
+        signatures=counts[campaign.id],
+        consent_version=consent.CURRENT,
+        consent_text=consent.statement(
+            consent.CURRENT,
+            organisation=settings.organisation_name,
+            days=settings.confirmation_expiry_days,
+        ),
+    )
+
+
+@router.post(
+    "/campaigns/{slug}/signatures",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Sign a campaign (public): a confirmation e-mail follows; nothing is sent before",
+)
+async def sign(
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: Annotated[SigningLimits, Depends(ip_limited)],
+    slug: str,
+    data: SignatureIn,
+) -> SignatureAccepted:
+    """The answer is the same whether or not the address had signed before."""
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    if campaign.status is CampaignStatus.draft:
+        raise NotFound(f"no campaign {slug!r}")
+    if data.website:
+        return SignatureAccepted()  # a bot filled the hidden field: store nothing, say nothing
+    now = utcnow()
+    if data.form_token is not None:
+        problem = tokens.check_form_token(
+            data.form_token,
+            slug,
+            settings.token_secret,
+            now=now,
+            min_fill=_seconds(settings.signing_min_fill_seconds),
+            max_age=_seconds(settings.signing_form_max_age_hours * 3600),
+        )
+        if problem is not None:
+            raise InvalidInput(f"form_token: {problem}")
+    limits.hit_campaign(slug)
+    limits.hit_email(tokens.supporter_key(data.email, settings.token_secret))
+    await service.sign(
+        session, campaign=campaign, data=data, settings=settings, source="api", now=now
+    )
+    return SignatureAccepted()
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)

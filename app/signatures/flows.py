@@ -1,0 +1,173 @@
+"""Where signing meets the letters and the queue: confirm, withdraw, erase.
+
+Confirming a signature writes the supporter's letters and queues their deliveries (individual
+campaigns) or adds them to the next digest, in the caller's one transaction, so a confirmed
+signature never lacks its letters. The letter identity is keyed by the supporter, so a second
+click, a second signature or a retried request finds the letters already written. Letters and
+delivery know nothing of signatures: this module calls them, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
+from app.delivery import service as delivery_service
+from app.delivery.models import Delivery, DeliveryStatus
+from app.letters import digests
+from app.letters import service as letters_service
+from app.letters.models import Letter
+from app.letters.schemas import SenderIn
+from app.letters.service import LetterKit, StoredLetter
+from app.signatures import service
+from app.signatures.models import Signature, SignatureStatus, Supporter, TokenPurpose
+
+ACTOR = "supporter"
+ERASED_TEXT = "(erased at the supporter's request)"
+# Deliveries that have not gone anywhere yet, and what withdrawing makes of them.
+_STOPPABLE = {
+    DeliveryStatus.queued: DeliveryStatus.cancelled,
+    DeliveryStatus.open: DeliveryStatus.skipped,
+}
+# A letter counts as delivered (and is kept as sent) once any of its deliveries got this far.
+_WENT_OUT = (
+    DeliveryStatus.sending,
+    DeliveryStatus.sent,
+    DeliveryStatus.delivered,
+    DeliveryStatus.bounced,
+    DeliveryStatus.printed,
+    DeliveryStatus.posted,
+    DeliveryStatus.returned,
+    DeliveryStatus.done,
+)
+
+
+def sender_of(signature: Signature) -> SenderIn:
+    return SenderIn(
+        name=signature.name,
+        city=signature.city,
+        country=signature.country,
+        message=signature.message,
+    )
+
+
+async def campaign_of(session: AsyncSession, signature: Signature) -> Campaign:
+    slug = await session.scalar(select(Campaign.slug).where(Campaign.id == signature.campaign_id))
+    assert slug is not None  # a foreign key
+    return await campaigns_service.get_campaign(session, slug=slug)
+
+
+async def confirm(
+    session: AsyncSession, *, token: str, kit: LetterKit, now: datetime
+) -> tuple[Signature, str]:
+    """Confirm by the e-mail link, write (or co-sign) the letters; returns the signature and a
+    new status-page token."""
+    signature = await service.confirm(session, token=token, now=now)
+    campaign = await campaign_of(session, signature)
+    if campaign.status is CampaignStatus.closed:
+        raise service.NotAccepting("this campaign has ended; nothing more is sent")
+    key = signature.supporter.email_key
+    assert key is not None  # erasure deletes every link, so an erased supporter cannot confirm
+    sender = sender_of(signature)
+    if campaign.mode is CampaignMode.digest:
+        await digests.add_cosigner(session, campaign=campaign, sender=sender, supporter_key=key)
+    else:
+
+        async def queue(stored: Sequence[StoredLetter]) -> int:
+            return await delivery_service.queue(session, stored, actor=ACTOR)
+
+        result = await letters_service.create_letters(
+            session,
+            campaign=campaign,
+            sender=sender,
+            kit=kit,
+            today=now.date(),
+            on_stored=queue,
+            supporter_key=key,
+        )
+        for letter in result.created:
+            letter.signature_id = signature.id
+        await session.flush()
+    return signature, service.issue_token(session, signature, TokenPurpose.status, now=now)
+
+
+async def _stop_deliveries(session: AsyncSession, signature_ids: Sequence[int]) -> int:
+    """Cancel the signatures' deliveries that have not started; returns how many."""
+    waiting = await session.scalars(
+        select(Delivery)
+        .join(Letter, Letter.id == Delivery.letter_id)
+        .where(Letter.signature_id.in_(signature_ids), Delivery.status.in_(list(_STOPPABLE)))
+        .with_for_update(of=Delivery)
+    )
+    stopped = 0
+    for delivery in waiting:
+        delivery_service.transition(
+            session,
+            delivery,
+            _STOPPABLE[delivery.status],
+            actor=ACTOR,
+            detail="the supporter withdrew their signature",
+        )
+        stopped += 1
+    await session.flush()
+    return stopped
+
+
+async def withdraw(session: AsyncSession, *, signature: Signature, now: datetime) -> int:
+    """Withdraw a signature: letters not yet sent are cancelled; returns how many."""
+    service.withdraw(session, signature=signature, now=now)
+    campaign = await session.get(Campaign, signature.campaign_id)
+    key = signature.supporter.email_key
+    if campaign is not None and campaign.mode is CampaignMode.digest and key is not None:
+        await digests.withdraw_cosigner(
+            session, campaign_id=campaign.id, supporter_key=key, erase=False
+        )
+    return await _stop_deliveries(session, [signature.id])
+
+
+async def erase(session: AsyncSession, *, supporter: Supporter, now: datetime) -> None:
+    """Erase a supporter: letters not yet sent are cancelled and scrubbed, co-signatures in
+    digests scrubbed, and their signatures and address emptied. Counts stay as they were."""
+    signatures = await service.signatures_of(session, supporter_id=supporter.id)
+    ids = [s.id for s in signatures]
+    key = supporter.email_key
+    modes = dict(
+        (
+            await session.execute(
+                select(Campaign.id, Campaign.mode).where(
+                    Campaign.id.in_({s.campaign_id for s in signatures})
+                )
+            )
+        ).all()
+    )
+    if key is not None:
+        for signature in signatures:
+            if modes.get(signature.campaign_id) is CampaignMode.digest:
+                await digests.withdraw_cosigner(
+                    session, campaign_id=signature.campaign_id, supporter_key=key, erase=True
+                )
+    for signature in signatures:
+        if signature.status is SignatureStatus.pending:
+            # Never confirmed: it cannot be confirmed any more, and it counts for nothing.
+            service.withdraw(session, signature=signature, now=now)
+    await _stop_deliveries(session, ids)
+    went_out = exists().where(Delivery.letter_id == Letter.id, Delivery.status.in_(_WENT_OUT))
+    await session.execute(
+        update(Letter)
+        .where(Letter.signature_id.in_(ids), ~went_out)
+        .values(
+            sender_name="",
+            sender_city="",
+            sender_country="",
+            personal_message="",
+            body=ERASED_TEXT,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await service.erase(session, supporter=supporter, now=now)
+    await session.flush()

@@ -1,0 +1,51 @@
+"""Assembling a delivery worker with every queue it serves (the composition root for workers).
+
+The worker itself knows e-mail deliveries and digests; the other queues' rounds (supporters'
+confirmation mails, letters to a print-and-mail provider) are handed to it from here, so the
+delivery domain never imports the domains that depend on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.delivery.email import Transport
+from app.delivery.postal import run_postal_round
+from app.delivery.provider import PrintMailClient, make_printmail
+from app.delivery.worker import Round, Worker, worker_name
+from app.letters.service import LetterKit
+from app.signatures.mailer import run_mail_round
+
+
+def build_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    transport: Transport,
+    *,
+    kit: LetterKit,
+    name: str | None = None,
+    printmail: PrintMailClient | None = None,
+) -> Worker:
+    """A worker for e-mail, digests and confirmation mails; with `printmail` (post_transport
+    "provider"), also for letters sent through the print-and-mail provider."""
+    name = name or worker_name()
+
+    async def confirmation_mails(now: datetime) -> int:
+        return await run_mail_round(sessionmaker, transport, settings, now=now)
+
+    rounds: list[Round] = [confirmation_mails]
+    if printmail is not None:
+        client = printmail
+
+        async def post(now: datetime) -> int:
+            return await run_postal_round(sessionmaker, settings, client, worker_name=name, now=now)
+
+        rounds.append(post)
+    return Worker(sessionmaker, settings, transport, name=name, kit=kit, extra_rounds=rounds)
+
+
+def make_printmail_if_used(settings: Settings) -> PrintMailClient | None:
+    return make_printmail(settings) if settings.post_transport == "provider" else None

@@ -1,0 +1,181 @@
+"""SMTP servers that misbehave: the worker classifies each failure and the transport recovers.
+
+A real aiosmtpd server on 127.0.0.1 drops the connection (right after RCPT, or after taking the
+message's data without answering it), stalls on DATA past the client's timeout, or answers 421
+(service closing) and closes. Each is a temporary failure: the delivery goes back to the queue
+with a next attempt time and the error kept, the next message goes out on a new connection (a
+broken or stuck one is never reused), and the letter is sent when its retry comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import utcnow
+from app.delivery.email import SmtpTransport
+from app.delivery.models import Delivery, DeliveryStatus
+from app.delivery.worker import Worker
+from tests.delivery.helpers import serving
+from tests.delivery.test_worker import Sink, smtp_settings, timeline
+from tests.factories import bearer
+
+Peer = tuple[str, int]
+TIMEOUT_SECONDS = 1  # the client's SMTP timeout: a stall must end in a failure, not a hang
+NO_HANG_SECONDS = 30  # a round that takes longer than this is a hung worker
+CLOSING = "421 4.3.2 Service shutting down, closing transmission channel"
+
+
+class FaultySink(Sink):
+    """A Sink that misbehaves on the next message when told to, noting each message's connection.
+
+    An answer given after the connection is closed never reaches the client; it is a 250 so that
+    a drop that did not really happen would show up as a letter sent.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fault: str | None = None  # for the next message only
+        self.connections: list[Peer] = []  # the connection each message (MAIL FROM) came on
+        self.accepted_on: list[Peer] = []
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.connections.append(session.peer)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.fault == "drop after RCPT":
+            self.fault = None
+            server.transport.close()
+            return "250 OK"
+        if self.fault == "421 at RCPT":
+            self.fault = None
+            return _closing(server)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        fault, self.fault = self.fault, None
+        if fault == "drop after DATA":
+            server.transport.close()  # the data arrived; its answer never will
+            return "250 OK"
+        if fault == "stall on DATA":
+            # Never answers; cancelled when the client gives up and closes the connection.
+            await asyncio.sleep(3600)
+        if fault == "421 at DATA":
+            return _closing(server)
+        if fault == "421 at DATA, left open":
+            return CLOSING  # said, but not done yet: the client must not wait to be told twice
+        answer = await super().handle_DATA(server, session, envelope)
+        if answer.startswith("250"):
+            self.accepted_on.append(session.peer)
+        return answer
+
+
+def _closing(server: Any) -> str:
+    """Answer 421 and then close the connection, as a server shutting down does (RFC 5321 3.8)."""
+    asyncio.get_running_loop().call_soon(server.transport.close)  # after the answer is written
+    return CLOSING
+
+
+@pytest.fixture
+def faulty_smtp() -> Iterator[tuple[int, FaultySink]]:
+    sink = FaultySink()
+    with serving(sink) as port:
+        yield port, sink
+
+
+async def _deliveries(session: AsyncSession) -> list[Delivery]:
+    session.expire_all()
+    return list((await session.scalars(select(Delivery).order_by(Delivery.id))).all())
+
+
+async def _second_letter(client: httpx.AsyncClient, token: str) -> None:
+    created = await client.post(
+        "/api/v1/campaigns/mail-test/letters",
+        json={"name": "Béla Bartók", "city": "Budapest"},
+        headers=bearer(token),
+    )
+    assert len(created.json()["created"]) == 1
+
+
+FAULTS = {
+    # fault: (the SMTP code kept, what the kept error says)
+    "drop after RCPT": (None, "SMTPServerDisconnected"),
+    "drop after DATA": (None, "SMTPServerDisconnected"),
+    "stall on DATA": (None, "SMTPReadTimeoutError"),
+    "421 at RCPT": (421, "Service shutting down"),
+    "421 at DATA": (421, "Service shutting down"),
+    "421 at DATA, left open": (421, "Service shutting down"),
+}
+
+
+class TestRunOnceAgainstAFaultyServer:
+    @pytest.mark.parametrize("fault", list(FAULTS))
+    async def test_the_failure_is_temporary_and_the_next_message_gets_a_new_connection(
+        self,
+        fault: str,
+        queued: dict[str, Any],
+        faulty_smtp: tuple[int, FaultySink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        port, sink = faulty_smtp
+        await _second_letter(client, queued["token"])
+        config = smtp_settings(settings, port, smtp_timeout_seconds=TIMEOUT_SECONDS)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w1")
+        sink.fault = fault
+        before = utcnow()
+        try:
+            # Both letters in one round: the first meets the fault, the second must still go.
+            tried = await asyncio.wait_for(worker.run_once(), timeout=NO_HANG_SECONDS)
+            assert tried == 2
+            failed, sent = await _deliveries(session)
+            code, error = FAULTS[fault]
+            assert failed.status is DeliveryStatus.queued  # temporary: it waits for a retry
+            assert failed.attempts == 1
+            assert failed.last_error_code == code
+            assert error in (failed.last_error or "")
+            assert failed.next_attempt_at > before
+            assert failed.lease_owner is None
+            assert sent.status is DeliveryStatus.sent
+            first, second = sink.connections
+            assert first != second  # the broken connection was not reused
+            assert sink.accepted_on == [second]
+            events = await timeline(client, queued["token"], failed.id)
+            assert (events[-1]["from_status"], events[-1]["to_status"]) == ("sending", "queued")
+            assert events[-1]["code"] == code
+            assert "temporary failure; next attempt at" in events[-1]["detail"]
+            assert error in events[-1]["detail"]
+
+            assert await worker.run_once() == 0  # not due yet: the loop does not spin on it
+            failed.next_attempt_at = utcnow()  # its retry time comes
+            await session.commit()
+            assert await worker.run_once() == 1
+        finally:
+            await transport.close()
+
+        [retried, _] = await _deliveries(session)
+        assert retried.status is DeliveryStatus.sent
+        assert retried.attempts == 2
+        assert retried.last_error is None
+        assert sink.connections == [first, second, second]  # a healthy connection is reused
+        assert len(sink.messages) == 2
+        assert {rcpt for _, [rcpt], _ in sink.messages} == {"president@pace.example"}
