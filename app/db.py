@@ -63,7 +63,8 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
     """SQLite: foreign keys on, WAL, a busy timeout, and transactions SQLAlchemy really controls.
 
     pysqlite/aiosqlite otherwise begin transactions lazily on their own, which breaks SAVEPOINTs
-    and lets two writers interleave; we disable that and emit BEGIN ourselves.
+    and lets two writers interleave; we disable that and emit BEGIN IMMEDIATE ourselves, so
+    transactions queue for the one writer's lock instead of failing.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -78,7 +79,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock at the start, waiting up to the busy timeout. A plain
+        # BEGIN that reads, then writes after another writer committed, fails at once with
+        # "database is locked" (busy_timeout cannot help a read lock upgrading): under load
+        # that turned concurrent signatures into errors.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
