@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.config import Settings
-from app.delivery import pauses, service, tracking
+from app.delivery import leases, pauses, service, tracking
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.provider import (
     PostalAddress,
@@ -35,7 +35,6 @@ from app.delivery.provider import (
     ProviderConfigError,
     ProviderError,
 )
-from app.delivery.retries import next_attempt
 from app.letters import printing
 from app.letters.models import Letter
 from app.letters.pdf import (
@@ -145,20 +144,8 @@ async def claim(
     limit: int,
 ) -> list[Claimed]:
     """Lease up to `limit` due postal deliveries (and ones whose lease expired)."""
-    due = or_(
-        and_(Delivery.status == S.queued, Delivery.next_attempt_at <= now),
-        and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
-    )
     async with sessionmaker() as session, session.begin():
-        ids = (
-            await session.scalars(
-                select(Delivery.id)
-                .where(Delivery.channel == POSTAL, due)
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        ids = await leases.due_ids(session, channel=POSTAL, now=now, limit=limit)
         if not ids:
             return []
         rows = await session.execute(
@@ -177,31 +164,22 @@ async def claim(
                 )
             office = offices[delivery.recipient_id]
             detail = None
-            if delivery.status is S.sending:
-                service.transition(
-                    session,
-                    delivery,
-                    S.queued,
-                    actor=worker_name,
-                    detail=(
-                        f"lease of {delivery.lease_owner} expired: the outcome of attempt "
-                        f"{delivery.attempts} is unknown; sending again with the same "
-                        "idempotency key, so the provider returns any letter it already made"
-                    ),
-                    now=now,
-                )
-            elif delivery.external_id is not None:
+            if delivery.status is not S.sending and delivery.external_id is not None:
                 # Staff sent back a letter the provider already had (returned, say): the old
                 # key would only fetch that letter again.
                 detail = f"a new provider letter; the last one was {delivery.external_id}"
                 delivery.idempotency_key = secrets.token_hex(16)
                 delivery.external_id = None
-            service.transition(
-                session, delivery, S.sending, actor=worker_name, detail=detail, now=now
+            leases.take(
+                session,
+                delivery,
+                owner=worker_name,
+                now=now,
+                seconds=settings.lease_seconds,
+                again="sending again with the same idempotency key, so the provider returns "
+                "any letter it already made",
+                detail=detail,
             )
-            delivery.attempts += 1
-            delivery.lease_owner = worker_name
-            delivery.lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
             claimed.append(
                 Claimed(
                     delivery_id=delivery.id,
@@ -296,45 +274,15 @@ async def record(
         if error.code == 429:
             _wait_for_provider(session, delivery, error, actor=actor, now=now)
             return
-        if delivery.retrying_since is None:
-            delivery.retrying_since = now
-        when = (
-            next_attempt(
-                attempt=delivery.attempts,
-                failing_since=delivery.retrying_since,
-                now=now,
-                delays_minutes=settings.retry_delays_minutes,
-                give_up_days=settings.retry_give_up_days,
-                rng=rng,
-            )
-            if error.temporary
-            else None
-        )
-        if when is not None:
-            delivery.next_attempt_at = when
-            service.transition(
-                session,
-                delivery,
-                S.queued,
-                actor=actor,
-                code=error.code,
-                detail=f"temporary failure; next attempt at {when.isoformat()}: {error.detail}",
-                now=now,
-            )
-            return
-        why = (
-            "permanent failure"
-            if not error.temporary
-            else f"gave up after {delivery.attempts} attempts since "
-            f"{delivery.retrying_since.isoformat(timespec='minutes')}"
-        )
-        service.transition(
+        leases.failed_attempt(
             session,
             delivery,
-            S.failed,
-            actor=actor,
             code=error.code,
-            detail=f"{why}: {error.detail}",
+            detail=error.detail,
+            temporary=error.temporary,
+            settings=settings,
+            rng=rng,
+            actor=actor,
             now=now,
         )
 
@@ -344,18 +292,17 @@ def _wait_for_provider(
 ) -> None:
     """Rate limited: back to the queue until the provider's Retry-After, no retry spent."""
     wait = error.retry_after if error.retry_after is not None else 60.0
-    delivery.attempts -= 1
-    delivery.next_attempt_at = now + timedelta(seconds=wait)
-    service.transition(
+    until = now + timedelta(seconds=wait)
+    leases.put_back(
         session,
         delivery,
-        S.queued,
-        actor=actor,
+        until=until,
         code=error.code,
         detail=(
             f"the provider asked us to wait {wait:g} s; next attempt at "
-            f"{delivery.next_attempt_at.isoformat()}, this one does not count: {error.detail}"
+            f"{until.isoformat()}, this one does not count: {error.detail}"
         ),
+        actor=actor,
         now=now,
     )
 
@@ -394,33 +341,20 @@ async def _pause(
         )
         for item in items:
             delivery = await _leased(session, item, worker_name)
-            if delivery is None:
-                continue
-            delivery.attempts -= 1
-            delivery.next_attempt_at = until
-            delivery.last_error, delivery.last_error_code = error.detail, error.code
-            service.transition(
-                session,
-                delivery,
-                S.queued,
-                actor=worker_name,
-                code=error.code,
-                detail=f"postal channel paused, this attempt does not count: {error.detail}",
-                now=now,
-            )
+            if delivery is not None:
+                delivery.last_error, delivery.last_error_code = error.detail, error.code
+                leases.put_back(
+                    session,
+                    delivery,
+                    until=until,
+                    code=error.code,
+                    detail=f"postal channel paused, this attempt does not count: {error.detail}",
+                    actor=worker_name,
+                    now=now,
+                )
 
 
 async def _leased(session: AsyncSession, item: Claimed, actor: str) -> Delivery | None:
-    """The delivery, locked, if `actor` still holds its lease (which this releases)."""
-    delivery = await session.get(Delivery, item.delivery_id, with_for_update=True)
-    if (
-        delivery is None
-        or delivery.status is not S.sending
-        or delivery.lease_owner != actor
-        or delivery.attempts != item.attempt
-    ):
-        log.warning("delivery %s: lease lost before its outcome was recorded", item.delivery_id)
-        return None
-    delivery.lease_owner = None
-    delivery.lease_expires_at = None
-    return delivery
+    return await leases.release(
+        session, delivery_id=item.delivery_id, attempt=item.attempt, owner=actor
+    )

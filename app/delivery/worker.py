@@ -23,18 +23,17 @@ from email.errors import MessageError
 from functools import partial
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import utcnow
-from app.delivery import pauses, service
+from app.delivery import leases, pauses, service
 from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, attach, build
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.pacing import Recent, next_slot
-from app.delivery.retries import next_attempt
 from app.errors import NotFound
 from app.letters import digests
 from app.letters.models import Letter
@@ -144,22 +143,10 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[Claimed]:
         now = self.clock()
-        due = or_(
-            and_(Delivery.status == S.queued, Delivery.next_attempt_at <= now),
-            and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
-        )
         async with self.sessionmaker() as session, session.begin():
             if await pauses.active(session, channel=ChannelKind.email, now=now):
                 return []
-            ids = (
-                await session.scalars(
-                    select(Delivery.id)
-                    .where(Delivery.channel == ChannelKind.email, due)
-                    .order_by(Delivery.next_attempt_at, Delivery.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            ids = await leases.due_ids(session, channel=ChannelKind.email, now=now, limit=limit)
             if not ids:
                 return []
             rows = await session.execute(
@@ -189,22 +176,13 @@ class Worker:
                         continue
                     office[0] += 1
                     office[1] += 1
-                else:
-                    service.transition(
-                        session,
-                        delivery,
-                        S.queued,
-                        actor=self.name,
-                        detail=(
-                            f"lease of {delivery.lease_owner} expired: the outcome of attempt "
-                            f"{delivery.attempts} is unknown; sending again (at-least-once)"
-                        ),
-                        now=now,
-                    )
-                service.transition(session, delivery, S.sending, actor=self.name, now=now)
-                delivery.attempts += 1
-                delivery.lease_owner = self.name
-                delivery.lease_expires_at = now + timedelta(seconds=self.settings.lease_seconds)
+                leases.take(
+                    session,
+                    delivery,
+                    owner=self.name,
+                    now=now,
+                    seconds=self.settings.lease_seconds,
+                )
                 try:
                     outgoing = self._message(delivery, letter, campaign, recipient)
                 except Unsendable as exc:
@@ -285,94 +263,49 @@ class Worker:
                 actor=self.name,
             )
             for item in items:
-                delivery = await self._leased(session, item)
-                if delivery is None:
-                    continue
-                delivery.attempts -= 1
-                delivery.next_attempt_at = until
-                service.transition(
-                    session,
-                    delivery,
-                    S.queued,
-                    actor=self.name,
-                    code=fault.code,
-                    detail=f"e-mail channel paused, this attempt does not count: {fault.detail}",
-                    now=now,
-                )
+                delivery = await self._release(session, item)
+                if delivery is not None:
+                    leases.put_back(
+                        session,
+                        delivery,
+                        until=until,
+                        code=fault.code,
+                        detail=f"e-mail channel paused, the attempt does not count: {fault.detail}",
+                        actor=self.name,
+                        now=now,
+                    )
 
-    async def _leased(self, session: AsyncSession, item: Claimed) -> Delivery | None:
-        """The delivery, locked, if this worker still holds its lease (and releases it)."""
-        delivery = await session.get(Delivery, item.delivery_id, with_for_update=True)
-        if (
-            delivery is None
-            or delivery.status is not S.sending
-            or delivery.lease_owner != self.name
-            or delivery.attempts != item.attempt
-        ):
-            log.warning("delivery %s: lease lost before its outcome was recorded", item.delivery_id)
-            return None
-        delivery.lease_owner = None
-        delivery.lease_expires_at = None
-        return delivery
+    async def _release(self, session: AsyncSession, item: Claimed) -> Delivery | None:
+        return await leases.release(
+            session, delivery_id=item.delivery_id, attempt=item.attempt, owner=self.name
+        )
 
     async def _record(
         self, item: Claimed, *, answer: str | None = None, error: SendError | None = None
     ) -> None:
         now = self.clock()
         async with self.sessionmaker() as session, session.begin():
-            delivery = await self._leased(session, item)
+            delivery = await self._release(session, item)
             if delivery is None:
                 return
-            if error is None:
-                delivery.external_id = str(item.outgoing.message["Message-ID"])
-                delivery.last_error, delivery.last_error_code = None, None
-                delivery.retrying_since = None
-                service.transition(
-                    session, delivery, S.sent, actor=self.name, code=250, detail=answer, now=now
-                )
-                return
-            delivery.last_error, delivery.last_error_code = error.detail, error.code
-            if delivery.retrying_since is None:
-                delivery.retrying_since = now
-            when = (
-                next_attempt(
-                    attempt=delivery.attempts,
-                    failing_since=delivery.retrying_since,
-                    now=now,
-                    delays_minutes=self.settings.retry_delays_minutes,
-                    give_up_days=self.settings.retry_give_up_days,
-                    rng=self.rng,
-                )
-                if error.temporary
-                else None
-            )
-            if when is not None:
-                delivery.next_attempt_at = when
-                detail = f"temporary failure; next attempt at {when.isoformat()}: {error.detail}"
-                service.transition(
+            if error is not None:
+                leases.failed_attempt(
                     session,
                     delivery,
-                    S.queued,
-                    actor=self.name,
                     code=error.code,
-                    detail=detail,
+                    detail=error.detail,
+                    temporary=error.temporary,
+                    settings=self.settings,
+                    rng=self.rng,
+                    actor=self.name,
                     now=now,
                 )
                 return
-            why = (
-                "permanent failure"
-                if not error.temporary
-                else f"gave up after {delivery.attempts} attempts since "
-                f"{delivery.retrying_since.isoformat(timespec='minutes')}"
-            )
+            delivery.external_id = str(item.outgoing.message["Message-ID"])
+            delivery.last_error, delivery.last_error_code = None, None
+            delivery.retrying_since = None
             service.transition(
-                session,
-                delivery,
-                S.failed,
-                actor=self.name,
-                code=error.code,
-                detail=f"{why}: {error.detail}",
-                now=now,
+                session, delivery, S.sent, actor=self.name, code=250, detail=answer, now=now
             )
 
 
