@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaigns.models import Campaign, CampaignStatus
 from app.config import Settings
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.retries import next_attempt
+from app.letters.models import Letter
 from app.recipients.files import ChannelKind
 
 log = logging.getLogger(__name__)
@@ -29,17 +31,21 @@ S = DeliveryStatus
 async def due_ids(
     session: AsyncSession, *, channel: ChannelKind, now: datetime, limit: int
 ) -> Sequence[int]:
-    """Up to `limit` deliveries of `channel` due now or left by a dead worker, locked."""
+    """Up to `limit` deliveries of `channel` due now or left by a dead worker, locked.
+
+    A paused campaign's letters wait: pausing is how staff stop a mailing that went wrong."""
     due = or_(
         and_(Delivery.status == S.queued, Delivery.next_attempt_at <= now),
         and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
     )
     rows = await session.scalars(
         select(Delivery.id)
-        .where(Delivery.channel == channel, due)
+        .join(Letter, Letter.id == Delivery.letter_id)
+        .join(Campaign, Campaign.id == Letter.campaign_id)
+        .where(Delivery.channel == channel, due, Campaign.status != CampaignStatus.paused)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Delivery)
     )
     return rows.all()
 

@@ -158,3 +158,35 @@ class TestABadAddress:
         assert deliveries["pace-president"]["status"] == "failed"
         assert "no usable e-mail address" in deliveries["pace-president"]["last_error"]
         assert len(list(outbox.glob("*.eml"))) == 1
+
+
+class TestPausedCampaign:
+    async def test_its_queued_letters_wait_until_it_resumes(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        rehearsal: dict[str, Any],
+    ) -> None:
+        headers = bearer(rehearsal["token"])
+        await client.post(
+            "/api/v1/campaigns/rehearsal/letters", json={"name": "Ada"}, headers=headers
+        )
+        for status in ("open", "paused"):
+            moved = await client.patch(
+                "/api/v1/campaigns/rehearsal", json={"status": status}, headers=headers
+            )
+            assert moved.status_code == 200, moved.text
+        outbox = settings.var_dir / "outbox"
+        worker = Worker(sessionmaker, settings, OutboxTransport(outbox), name="w")
+        assert await worker.run_once() == 0
+        assert (await the_delivery(session)).status is DeliveryStatus.queued
+
+        resumed = await client.patch(
+            "/api/v1/campaigns/rehearsal", json={"status": "open"}, headers=headers
+        )
+        assert resumed.status_code == 200
+        assert await worker.run_once() == 1
+        assert (await the_delivery(session)).status is DeliveryStatus.sent
+        assert len(list(outbox.glob("*.eml"))) == 1
