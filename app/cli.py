@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -41,6 +42,7 @@ from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.health import DirectoryHealth, OfficeStatus, directory_health
 from app.recipients.schemas import OfficeHealthRead
+from app.responses.commands import inbound_app
 from app.staff import service as staff_service
 from app.staff.models import Role
 from app.workers import build_worker, make_printmail_if_used
@@ -56,6 +58,7 @@ users_app = typer.Typer(help="Staff accounts and API tokens.")
 for sub, name in (
     (templates_app, "templates"),
     (post_app, "post"),
+    (inbound_app, "inbound"),
     (db_app, "db"),
     (directory_app, "directory"),
     (cases_app, "cases"),
@@ -314,18 +317,62 @@ def recipients_show(recipient_id: str) -> None:
 # --- users --------------------------------------------------------------------------------
 
 
+def _read_password(from_stdin: bool) -> str:
+    """One line of standard input, or asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = typer.prompt("Password (at least 12 characters)", hide_input=True)
+    if typer.prompt("The same again", hide_input=True) != first:
+        raise typer.BadParameter("the two passwords differ")
+    return str(first)
+
+
+PasswordPrompt = Annotated[
+    bool, typer.Option("--password", help="Ask for a password to sign in to the staff pages.")
+]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
 @users_app.command("create")
 def users_create(
-    email: str, role: Annotated[Role, typer.Option(help="admin, campaigner or organiser")]
+    email: str,
+    role: Annotated[Role, typer.Option(help="admin, campaigner or organiser")],
+    password: PasswordPrompt = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Create a staff account and print its API token (shown once, only its hash is kept)."""
+    """Create a staff account and print its API token (shown once, only its hash is kept).
+
+    With --password or --password-stdin the account also gets a password (argon2id) for the
+    staff pages. There is no default account: the first admin is made here."""
+    secret = _read_password(password_stdin) if password or password_stdin else None
 
     async def work(session: AsyncSession) -> str:
-        _, token = await staff_service.create_user(session, email=email, role=role, actor=CLI_ACTOR)
+        user, token = await staff_service.create_user(
+            session, email=email, role=role, actor=CLI_ACTOR
+        )
+        if secret is not None:
+            await staff_service.set_password(session, user=user, password=secret, actor=CLI_ACTOR)
         return token
 
     token = _run(work)
+    if secret is None:
+        typer.echo(f"(no password yet: `appeals users password {email}` sets one)", err=True)
     typer.echo(f"created {email} ({role.value}). API token, shown once:\n{token}")
+
+
+@users_app.command("password")
+def users_password(email: str, password_stdin: PasswordStdin = False) -> None:
+    """Set or change a staff password; the account's signed-in sessions end."""
+    secret = _read_password(password_stdin)
+
+    async def work(session: AsyncSession) -> None:
+        user = await staff_service.get_user(session, email=email)
+        await staff_service.set_password(session, user=user, password=secret, actor=CLI_ACTOR)
+
+    _run(work)
+    typer.echo(f"password set for {email}; their sessions have ended")
 
 
 @users_app.command("token")

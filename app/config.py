@@ -113,6 +113,54 @@ class Settings(BaseSettings):
     confirmation_mails_per_address_per_day: int = Field(default=3, ge=1)
     confirmation_expiry_days: int = Field(default=7, ge=1)
     confirmation_reminder_hours: int = Field(default=24, ge=1)
+    embed_frame_ancestors: str = Field(
+        default="*",
+        pattern=r"^(?:'self'|[^\s;,'\"]+)(?: (?:'self'|[^\s;,'\"]+))*$",
+        description="Sites that may frame the embeddable form (/c/{slug}/embed): CSP "
+        "frame-ancestors sources, space-separated, e.g. 'https://partner.example "
+        "https://*.ngo.example'; * lets any site. No other page may be framed.",
+    )
+
+    # Staff sign-in (app/staff): server-side sessions and login rate limits.
+    staff_session_idle_minutes: int = Field(
+        default=60, ge=1, description="A staff session unused this long ends."
+    )
+    staff_session_absolute_hours: int = Field(
+        default=12, ge=1, description="A staff session ends this long after sign-in, used or not."
+    )
+    staff_login_rate_per_account: str = Field(
+        default="5/15 minutes", description="Failed sign-ins per account (`limits` notation)."
+    )
+    staff_login_rate_per_ip: str = Field(
+        default="20/15 minutes", description="Sign-in attempts per client address."
+    )
+
+    # Inbound mail (app/responses): replies, auto-replies and bounces.
+    inbound_secret: str | None = Field(
+        default=None,
+        description="Bearer secret of POST /api/v1/inbound/email; unset: the endpoint answers "
+        "503 (inbound mail not configured).",
+    )
+    inbound_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="A larger inbound message is refused (413)."
+    )
+    hard_bounces_before_suspect: int = Field(
+        default=2, ge=1, description="Letters bounced for good before an address is suspect."
+    )
+    imap_host: str | None = Field(
+        default=None, description="The mailbox server `appeals inbound imap` reads."
+    )
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_tls: bool = Field(default=True, description="IMAP over TLS (port 993).")
+    imap_starttls: bool = False
+    imap_username: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = Field(
+        default="Processed", description="Where processed mail is moved (never deleted)."
+    )
+    imap_poll_seconds: int = Field(default=60, ge=5)
+    imap_timeout_seconds: float = Field(default=30, gt=0)
 
     holder_max_age_days: int = Field(
         default=365, ge=1, description="A holder not verified for longer is reported stale."

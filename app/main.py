@@ -17,6 +17,7 @@ from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from app.audit.api import router as audit_router
+from app.audit.pages import router as audit_pages
 from app.campaigns.api import router as campaigns_router
 from app.campaigns.pages import router as campaigns_pages
 from app.cases.api import router as cases_router
@@ -24,16 +25,24 @@ from app.config import Settings, get_settings
 from app.db import SessionDep, make_engine, make_sessionmaker
 from app.delivery.api import router as delivery_router
 from app.delivery.email import make_transport
+from app.delivery.pages import router as delivery_pages
+from app.delivery.work_pages import router as work_pages
 from app.errors import install_error_handlers
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
 from app.letters.service import LetterKit
 from app.recipients.api import router as recipients_router
+from app.recipients.pages import router as recipients_pages
+from app.responses.api import router as responses_router
+from app.responses.pages import router as responses_pages
 from app.signatures.api import router as signatures_router
+from app.signatures.embed import api_router as embed_api
+from app.signatures.embed import router as embed_pages
 from app.signatures.pages import router as signatures_pages
 from app.signatures.ratelimit import SigningLimits
 from app.staff.api import router as staff_router
 from app.staff.pages import router as staff_pages
+from app.staff.ratelimit import LoginLimits
 from app.web.headers import SecurityHeadersMiddleware
 from app.web.pages import WEB_DIR
 from app.workers import build_worker, make_printmail_if_used
@@ -93,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.letter_kit = LetterKit.from_settings(settings)
     app.state.signing_limits = SigningLimits.from_settings(settings)  # in memory, per process
+    app.state.staff_login_limits = LoginLimits.from_settings(settings)  # likewise
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -119,8 +129,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         staff_pages,
         campaigns_pages,
         letters_pages,
+        delivery_pages,
+        work_pages,
+        recipients_pages,
+        audit_pages,
         signatures_router,
+        embed_api,
         signatures_pages,
+        embed_pages,
+        responses_router,
+        responses_pages,
     )
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,7 @@ from app.db import Base
 from app.delivery.models import Delivery, DeliveryEvent, PrintBatch
 from app.letters.models import Letter
 from app.recipients.models import Recipient, RecipientChannel, RecipientTag
+from app.responses.models import InboundMessage, Response
 from app.signatures.models import Signature, SignatureEvent, SignatureToken, Supporter
 from app.staff.models import ApiToken, StaffUser
 from app.staff.sessions import StaffSession
@@ -24,11 +25,13 @@ __all__ = [
     "Charge",
     "Delivery",
     "DeliveryEvent",
+    "InboundMessage",
     "Letter",
     "PrintBatch",
     "Recipient",
     "RecipientChannel",
     "RecipientTag",
+    "Response",
     "Signature",
     "SignatureEvent",
     "SignatureToken",

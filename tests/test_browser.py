@@ -108,11 +108,13 @@ class TestStaffPreviewPage:
             page = browser.new_page()
             page.goto(f"{base}/staff/campaigns/free-bokayev-ayan/preview")
             assert page.url.startswith(f"{base}/staff/login")  # sent to sign in first
+            page.click("text=Sign in with an API token instead")  # the password form is first
             page.fill("#token", "apl_wrong")
-            page.click("button[type=submit]")
+            page.click("#token-sign-in")
             assert page.locator("[role=alert]").inner_text() == "That token is not valid."
+            page.click("text=Sign in with an API token instead")
             page.fill("#token", token)
-            page.click("button[type=submit]")
+            page.click("#token-sign-in")
             assert page.url.startswith(f"{base}/staff/campaigns/free-bokayev-ayan/preview")
 
             page.select_option("#recipient", "france-prime-minister")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -54,6 +55,25 @@ async def get_campaign(session: AsyncSession, *, slug: str) -> Campaign:
     if campaign is None:
         raise NotFound(f"no campaign {slug!r}")
     return campaign
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRef:
+    """The few fields public signing checks, read without the cases and targets."""
+
+    id: int
+    slug: str
+    status: CampaignStatus
+
+
+async def get_campaign_ref(session: AsyncSession, *, slug: str) -> CampaignRef:
+    """One single-row query where `get_campaign` runs three (it loads cases and targets)."""
+    row = (
+        await session.execute(select(Campaign.id, Campaign.status).where(Campaign.slug == slug))
+    ).first()
+    if row is None:
+        raise NotFound(f"no campaign {slug!r}")
+    return CampaignRef(id=row.id, slug=slug, status=row.status)
 
 
 async def list_campaigns(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from functools import partial
 from typing import Annotated
 
@@ -13,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignMode
 from app.db import SessionDep, utcnow
-from app.delivery import batches, pauses, schedule, service
+from app.delivery import batches, pauses, reports, schedule, service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.schemas import (
     ChannelPauseRead,
     CosignerAdded,
+    DashboardRead,
     DeliveryAction,
     DeliveryDetail,
     DeliveryEventRead,
@@ -39,6 +41,7 @@ from app.letters.service import LetterKit
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.schemas import ERROR_RESPONSES
+from app.spreadsheet import to_csv
 from app.staff.auth import CurrentStaff, Editor
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"], responses=ERROR_RESPONSES)
@@ -111,6 +114,43 @@ async def list_deliveries(
     if office is not None:
         query = query.where(Delivery.recipient_id == office)
     return [DeliveryRead.model_validate(d) for d in await session.scalars(query)]
+
+
+@router.get("/campaigns/{slug}/dashboard", summary="The funnel, per-office status, daily counts")
+async def get_dashboard(session: SessionDep, _user: CurrentStaff, slug: str) -> DashboardRead:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    board = await reports.dashboard(session, campaign=campaign, now=utcnow())
+    return DashboardRead.model_validate(board)
+
+
+@router.get(
+    "/campaigns/{slug}/deliveries.csv",
+    summary="The campaign's deliveries as CSV (formula-safe cells), filtered like the log",
+    responses=CSV,
+)
+async def deliveries_csv(
+    session: SessionDep,
+    _user: CurrentStaff,
+    slug: str,
+    status: DeliveryStatus | None = None,
+    channel: ChannelKind | None = None,
+    office: Annotated[str | None, Query(max_length=80)] = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> Response:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    rows, _ = await reports.delivery_log(
+        session,
+        campaign=campaign,
+        filters=reports.LogFilter(status, channel, office, since, until),
+        limit=1_000_000,
+        offset=0,
+    )
+    return Response(
+        to_csv(reports.CSV_HEADER, (reports.csv_row(r) for r in rows)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="deliveries-{slug}.csv"'},
+    )
 
 
 @router.get("/deliveries/{delivery_id:int}", summary="One delivery and its event timeline")

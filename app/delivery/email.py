@@ -365,6 +365,4 @@ def make_transport(settings: Settings) -> Transport:
 
 def attach(outgoing: Outgoing, *, filename: str, content: str, subtype: str = "csv") -> None:
     """Add a text attachment (a digest's list of co-signers) to a built message."""
-    outgoing.message.add_attachment(
-        content.encode(), maintype="text", subtype=subtype, filename=filename
-    )
+    outgoing.message.add_attachment(content, subtype=subtype, filename=filename, charset="utf-8")

@@ -137,6 +137,12 @@ def office_health(recipient: Recipient, *, today: date, max_age_days: int) -> Of
             f"holder {recipient.holder!r} not verified {when} (limit {max_age_days} days): "
             "letters address the office"
         )
+    for channel in recipient.channels:
+        if channel.suspect_since is not None and not channel.disabled_reason:
+            health.warnings.append(
+                f"{channel.kind.value} channel suspect since "
+                f"{channel.suspect_since.date().isoformat()}: {channel.suspect_reason}"
+            )
     kinds = {c.kind for c in health.usable}
     if kinds == {ChannelKind.web_form}:
         health.warnings.append("web form only: each letter needs a person to submit it")

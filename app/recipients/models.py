@@ -92,5 +92,9 @@ class RecipientChannel(Base):
     source: Mapped[str] = mapped_column(String(300))
     verified_on: Mapped[date | None] = mapped_column(Date)
     disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    # Set by inbound mail after repeated hard bounces to this address (app/responses): the
+    # channel stays usable, but the health report warns until staff verify a new address.
+    suspect_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspect_reason: Mapped[str | None] = mapped_column(String(300))
 
     recipient: Mapped[Recipient] = relationship(lazy="raise", back_populates="channels")

@@ -287,6 +287,8 @@ async def update_channel(
         )
     before = _channel_snapshot(channel)
     if values.get("address") is not None:
+        if channel.value != str(values["address"]):
+            channel.suspect_since = channel.suspect_reason = None  # a new address starts afresh
         channel.value = str(values["address"])
         channel.obfuscated = False
     if values.get("number") is not None:

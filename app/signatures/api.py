@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
-from app.config import SettingsDep
+from app.config import Settings, SettingsDep
 from app.db import SessionDep, utcnow
 from app.errors import InvalidInput, NotFound
 from app.schemas import ERROR_RESPONSES, ErrorBody
@@ -25,6 +26,42 @@ router = APIRouter(
         429: {"model": ErrorBody, "description": "Rate limited; see Retry-After"},
     },
 )
+
+
+class OpenCampaigns:
+    """Campaigns this process has found open, by slug: signing skips their lookup.
+
+    Kept without expiry because nothing the route relies on can go stale: a campaign's id and
+    slug never change and it never returns to draft (the route's one check before
+    `service.sign`). Whether it is still open, `service.sign` decides in its INSERT, against
+    the database; a campaign refused there is forgotten here. One per app and process."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, campaigns_service.CampaignRef] = {}
+
+    async def get(self, session: AsyncSession, slug: str) -> campaigns_service.CampaignRef:
+        ref = self._refs.get(slug)
+        if ref is None:
+            ref = await campaigns_service.get_campaign_ref(session, slug=slug)
+            if ref.status is CampaignStatus.open:
+                self._refs[slug] = ref
+        return ref
+
+    def forget(self, slug: str) -> None:
+        self._refs.pop(slug, None)
+
+
+async def open_campaigns(request: Request) -> OpenCampaigns:
+    campaigns: OpenCampaigns | None = getattr(request.app.state, "open_campaigns", None)
+    if campaigns is None:
+        campaigns = request.app.state.open_campaigns = OpenCampaigns()
+    return campaigns
+
+
+async def app_settings(request: Request) -> Settings:
+    """`SettingsDep` without its worker-thread hop (a plain `def` dependency runs in one)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def ip_limited(
@@ -62,13 +99,14 @@ async def signing_info(session: SessionDep, settings: SettingsDep, slug: str) ->
 )
 async def sign(
     session: SessionDep,
-    settings: SettingsDep,
+    settings: Annotated[Settings, Depends(app_settings)],
     limits: Annotated[SigningLimits, Depends(ip_limited)],
+    campaigns: Annotated[OpenCampaigns, Depends(open_campaigns)],
     slug: str,
     data: SignatureIn,
 ) -> SignatureAccepted:
     """The answer is the same whether or not the address had signed before."""
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    campaign = await campaigns.get(session, slug)
     if campaign.status is CampaignStatus.draft:
         raise NotFound(f"no campaign {slug!r}")
     if data.website:
@@ -87,9 +125,13 @@ async def sign(
             raise InvalidInput(f"form_token: {problem}")
     limits.hit_campaign(slug)
     limits.hit_email(tokens.supporter_key(data.email, settings.token_secret))
-    await service.sign(
-        session, campaign=campaign, data=data, settings=settings, source="api", now=now
-    )
+    try:
+        await service.sign(
+            session, campaign=campaign, data=data, settings=settings, source="api", now=now
+        )
+    except service.NotAccepting:
+        campaigns.forget(slug)
+        raise
     return SignatureAccepted()
 
 

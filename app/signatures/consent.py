@@ -2,9 +2,16 @@
 
 A statement is never edited in place: a change is a new version, and the form shows (and the
 API expects) the current one. Old versions stay so that old consent records keep their meaning.
+
+Each language has its own versions, `<version>.<language>` (English keeps the bare version):
+the text is legal wording, so it lives here, reviewed and versioned, not in the message
+catalogues a translator may edit. A corrected translation is a new version too. The version a
+signature records therefore also says which language its supporter signed in.
 """
 
 from __future__ import annotations
+
+from babel import Locale
 
 from app.errors import InvalidInput
 
@@ -17,8 +24,36 @@ STATEMENTS: dict[str, str] = {
         "my signature or erase my data at any time with the link in my confirmation e-mail; "
         "unconfirmed signatures are deleted after {days} days."
     ),
+    "2026-1.ru": (
+        "Я даю согласие на то, что {organisation} хранит моё имя, адрес электронной почты, "
+        "город, страну и личное дополнение к письму, чтобы отправлять от моего имени письма "
+        "по этой кампании адресатам, перечисленным на этой странице, и показывать мне, что "
+        "стало с этими письмами. Я понимаю, что моя подпись свидетельствует о моих "
+        "политических взглядах. Мой адрес электронной почты никому и никогда не показывается. "
+        "Я могу в любой момент отозвать свою подпись или удалить свои данные по ссылке из "
+        "электронного письма с подтверждением; неподтверждённые подписи удаляются через "
+        "{days} {days_unit}."
+    ),
 }
-CURRENT = "2026-1"
+CURRENT = "2026-1"  # English: what the API shows and expects
+# The current statement in each language the pages are offered in.
+CURRENT_BY_LANGUAGE = {"en": CURRENT, "ru": "2026-1.ru"}
+# "{days} {days_unit}": the noun agrees with the number (1 день, 3 дня, 7 дней).
+_DAY_UNITS = {"ru": {"one": "день", "few": "дня", "many": "дней", "other": "дня"}}
+
+
+def current(language: str) -> str:
+    """The current version in `language` (English if the language has none)."""
+    return CURRENT_BY_LANGUAGE.get(language, CURRENT)
+
+
+def is_current(version: str) -> bool:
+    return version in CURRENT_BY_LANGUAGE.values()
+
+
+def language_of(version: str) -> str:
+    """The language a version is written in: the part after the dot, English without one."""
+    return version.partition(".")[2] or "en"
 
 
 def statement(version: str, *, organisation: str, days: int) -> str:
@@ -27,4 +62,7 @@ def statement(version: str, *, organisation: str, days: int) -> str:
         template = STATEMENTS[version]
     except KeyError:
         raise InvalidInput(f"unknown consent statement version {version!r}") from None
-    return template.format(organisation=organisation, days=days)
+    language = language_of(version)
+    units = _DAY_UNITS.get(language, {})
+    unit = units.get(Locale.parse(language).plural_form(days), "") if units else ""
+    return template.format(organisation=organisation, days=days, days_unit=unit)

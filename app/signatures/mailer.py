@@ -6,7 +6,8 @@ the delivery engine's transport outside any transaction, and records the outcome
 still holds the lease. At most two mails per signature (the second a reminder after
 `confirmation_reminder_hours`), and at most `confirmation_mails_per_address_per_day` to one
 address whatever it signed: a stranger's address cannot be mail-bombed through our form. The
-same round purges signatures never confirmed.
+same round purges signatures never confirmed. A mail is written in the language the supporter
+signed in (the language of the consent statement they accepted), and its links keep it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import Outgoing, SendError, Transport
-from app.signatures import service
+from app.signatures import consent, service
 from app.signatures.models import Signature, SignatureStatus, Supporter, TokenPurpose
+from app.web import i18n
 from app.web.pages import templates
 
 log = logging.getLogger(__name__)
@@ -55,20 +57,23 @@ def confirmation_message(
     reminder: bool,
     expires_at: datetime,
     settings: Settings,
+    language: str = i18n.SOURCE,
 ) -> Outgoing:
-    """The confirmation (or reminder) e-mail; header values are checked by the SMTP policy."""
+    """The confirmation (or reminder) e-mail in `language`; header values are checked by the
+    SMTP policy."""
     template = _MAIL_TEMPLATES.get_template("public/mail/confirmation.txt")
-    module = template.make_module(
-        {
-            "name": name,
-            "campaign_title": campaign_title,
-            "confirm_url": confirm_url,
-            "status_url": status_url,
-            "reminder": reminder,
-            "expires_on": expires_at.date().isoformat(),
-            "organisation": settings.organisation_name,
-        }
-    )
+    with i18n.using(language):
+        module = template.make_module(
+            {
+                "name": name,
+                "campaign_title": campaign_title,
+                "confirm_url": confirm_url,
+                "status_url": status_url,
+                "reminder": reminder,
+                "expires_on": expires_at.date().isoformat(),
+                "organisation": settings.organisation_name,
+            }
+        )
     domain = settings.mail_domain
     message = EmailMessage(policy=SMTP)
     message["From"] = Address(
@@ -176,15 +181,19 @@ async def _claim(
             confirm = service.issue_token(session, signature, TokenPurpose.confirm, now=now)
             status = service.issue_token(session, signature, TokenPurpose.status, now=now)
             base = settings.public_url.rstrip("/")
+            language = consent.language_of(signature.consent_version)
+            language = language if language in i18n.LANGUAGES else i18n.SOURCE
+            lang = "" if language == i18n.SOURCE else f"?lang={language}"
             outgoing = confirmation_message(
                 to_address=supporter.email,
                 name=signature.name,
                 campaign_title=title,
-                confirm_url=f"{base}/confirm/{confirm}",
-                status_url=f"{base}/s/{status}",
+                confirm_url=f"{base}/confirm/{confirm}{lang}",
+                status_url=f"{base}/s/{status}{lang}",
                 reminder=signature.mails_sent > 0,
                 expires_at=signature.expires_at,
                 settings=settings,
+                language=language,
             )
             claimed.append(ClaimedMail(signature.id, outgoing))
         return claimed

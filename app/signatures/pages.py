@@ -1,138 +1,37 @@
 """Public pages: open campaigns, a campaign with its form, confirmation and the status page.
 
-Everything works without JavaScript. The form keeps what was typed and puts each problem next
-to its field; success never says whether the address had signed before. Link pages (confirm,
-status) are personal: never cached, never leaking their URL in a Referer.
+Everything works without JavaScript, in the page's language (app/web/i18n.py). The form itself
+is app/signatures/form.py, shared with the embeddable form. Link pages (confirm, status) are
+personal: never cached, never leaking their URL in a Referer.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
-from app.campaigns import service as campaigns_service
-from app.campaigns.models import Campaign, CampaignStatus
-from app.config import Settings, SettingsDep
+from app.config import SettingsDep
 from app.db import SessionDep, utcnow
-from app.errors import NotFound
-from app.letters import service as letters_service
 from app.letters.deps import KitDep
-from app.letters.schemas import SenderIn
-from app.letters.service import LetterKit
-from app.signatures import consent, flows, records, service, tokens
+from app.signatures import flows, form, records, service
 from app.signatures.models import TokenPurpose
-from app.signatures.ratelimit import SigningLimits, client_address, signing_limits
-from app.signatures.schemas import SignatureIn
+from app.signatures.ratelimit import SigningLimits, signing_limits
+from app.web.i18n import Language, LanguageDep
 from app.web.pages import render
 
 router = APIRouter(include_in_schema=False)
-FIELDS = ("name", "email", "city", "country", "message")
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 Limits = Annotated[SigningLimits, Depends(signing_limits)]
 
 
-def _error_code(error: dict[str, Any]) -> tuple[str, int | None]:
-    kind = str(error.get("type", ""))
-    if kind in ("missing", "string_too_short"):
-        return "required", None
-    if kind == "string_too_long":
-        return "too_long", int(error.get("ctx", {}).get("max_length", 0))
-    if kind in ("line_break", "control_character", "bidi_control"):
-        return "characters", None
-    if error.get("loc", ("",))[0] == "email":
-        return "email", None
-    return "invalid", None
-
-
-def field_errors(exc: ValidationError) -> dict[str, tuple[str, int | None]]:
-    """The first problem of each field, as a code the template turns into words."""
-    errors: dict[str, tuple[str, int | None]] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error.get("loc") else "form"
-        errors.setdefault(field, _error_code(dict(error)))
-    return errors
-
-
-async def public_campaign(session: SessionDep, slug: str) -> Campaign:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    if campaign.status is CampaignStatus.draft:
-        raise NotFound("There is no such campaign.")
-    return campaign
-
-
-def _consent_text(settings: Settings) -> str:
-    return consent.statement(
-        consent.CURRENT,
-        organisation=settings.organisation_name,
-        days=settings.confirmation_expiry_days,
-    )
-
-
-async def _campaign_page(
-    request: Request,
-    session: SessionDep,
-    settings: Settings,
-    kit: LetterKit,
-    campaign: Campaign,
-    *,
-    office: str | None = None,
-    form: dict[str, str] | None = None,
-    errors: dict[str, tuple[str, int | None]] | None = None,
-    notice: str | None = None,
-    token: str | None = None,
-    status: int = 200,
-) -> Response:
-    targets = await campaigns_service.resolve_targets(
-        session, campaign=campaign, library=kit.library
-    )
-    reachable = [t for t in targets if t.reachable]
-    chosen = next((t for t in reachable if t.recipient.id == office), None) or (
-        reachable[0] if reachable else None
-    )
-    letter = None
-    if chosen is not None:
-        sample = SenderIn(name="[your name]", city="[your city]", country="[your country]")
-        composed = await letters_service.preview(
-            session,
-            campaign=campaign,
-            recipient_id=chosen.recipient.id,
-            case_id=None,
-            sender=sample,
-            kit=kit,
-            today=utcnow().date(),
-        )
-        letter = composed.letter
-    counts = await service.confirmed_counts(session, [campaign.id])
-    context = {
-        "campaign": campaign,
-        "cases": await letters_service.campaign_cases(session, campaign),
-        "targets": reachable,
-        "office": chosen.recipient if chosen else None,
-        "letter": letter,
-        "count": counts[campaign.id],
-        "accepting": service.accepting(campaign),
-        "form": form or dict.fromkeys(FIELDS, ""),
-        "consent_checked": bool(form and form.get("consent")),
-        "errors": errors or {},
-        "notice": notice,
-        "form_token": token
-        or tokens.form_token(campaign.slug, settings.token_secret, issued_at=utcnow()),
-        "consent_version": consent.CURRENT,
-        "consent_text": _consent_text(settings),
-        "message_max": 1000,
-    }
-    return render(request, "public/campaign.html", context, status=status)
-
-
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request, session: SessionDep) -> Response:
+async def index(request: Request, session: SessionDep, language: LanguageDep) -> Response:
     campaigns = await service.open_campaigns(session)
     counts = await service.confirmed_counts(session, [c.id for c in campaigns])
-    return render(request, "public/index.html", {"campaigns": campaigns, "counts": counts})
+    context = {"campaigns": campaigns, "counts": counts}
+    return render(request, "public/index.html", context, language=language)
 
 
 @router.get("/c/{slug}", response_class=HTMLResponse)
@@ -141,11 +40,12 @@ async def campaign_page(
     session: SessionDep,
     settings: SettingsDep,
     kit: KitDep,
+    language: LanguageDep,
     slug: str,
     office: str | None = None,
 ) -> Response:
-    campaign = await public_campaign(session, slug)
-    return await _campaign_page(request, session, settings, kit, campaign, office=office)
+    campaign = await form.public_campaign(session, slug)
+    return await form.show(request, session, settings, kit, campaign, language, office=office)
 
 
 @router.post("/c/{slug}", response_class=HTMLResponse)
@@ -155,86 +55,19 @@ async def sign(
     settings: SettingsDep,
     kit: KitDep,
     limits: Limits,
+    language: LanguageDep,
     slug: str,
 ) -> Response:
-    limits.hit_ip(client_address(request))
-    campaign = await public_campaign(session, slug)
-    submitted = await request.form()
-    form = {k: str(submitted.get(k, ""))[:5000] for k in (*FIELDS, "consent", "form_token")}
-    kept = form["form_token"] or None  # the fill time counts from the first page load
-    if str(submitted.get("website", "")):
-        # The hidden field is filled in: a bot. It sees what a person would see.
-        return RedirectResponse(f"/c/{campaign.slug}/thanks", status_code=303)
-    if not service.accepting(campaign):
-        return await _campaign_page(
-            request, session, settings, kit, campaign, form=form, token=kept, status=409
-        )
-    now = utcnow()
-    problem = tokens.check_form_token(
-        form["form_token"],
-        campaign.slug,
-        settings.token_secret,
-        now=now,
-        min_fill=timedelta(seconds=settings.signing_min_fill_seconds),
-        max_age=timedelta(hours=settings.signing_form_max_age_hours),
-    )
-    if problem == "quick":
-        return await _campaign_page(
-            request,
-            session,
-            settings,
-            kit,
-            campaign,
-            form=form,
-            token=kept,
-            notice="quick",
-            status=422,
-        )
-    if problem is not None:  # expired or tampered with: a fresh form, what was typed kept
-        return await _campaign_page(
-            request, session, settings, kit, campaign, form=form, notice="expired", status=422
-        )
-    try:
-        data = SignatureIn.model_validate(
-            {
-                **{k: form[k] for k in FIELDS},
-                "consent": bool(form["consent"]),
-                "consent_version": str(submitted.get("consent_version", "")),
-            }
-        )
-    except ValidationError as exc:
-        errors = field_errors(exc)
-    else:
-        errors = {}
-    if not form["consent"]:
-        errors["consent"] = ("consent", None)
-    if errors:
-        return await _campaign_page(
-            request,
-            session,
-            settings,
-            kit,
-            campaign,
-            form=form,
-            token=kept,
-            errors=errors,
-            status=422,
-        )
-    limits.hit_campaign(campaign.slug)
-    limits.hit_email(tokens.supporter_key(data.email, settings.token_secret))
-    await service.sign(
-        session, campaign=campaign, data=data, settings=settings, source="form", now=now
-    )
-    return RedirectResponse(f"/c/{campaign.slug}/thanks", status_code=303)
+    return await form.submit(request, session, settings, kit, limits, slug, language)
 
 
 @router.get("/c/{slug}/thanks", response_class=HTMLResponse)
 async def thanks(
-    request: Request, session: SessionDep, settings: SettingsDep, slug: str
+    request: Request, session: SessionDep, settings: SettingsDep, language: LanguageDep, slug: str
 ) -> Response:
-    campaign = await public_campaign(session, slug)
-    days = settings.confirmation_expiry_days
-    return render(request, "public/thanks.html", {"campaign": campaign, "days": days})
+    campaign = await form.public_campaign(session, slug)
+    context = {"campaign": campaign, "days": settings.confirmation_expiry_days}
+    return render(request, "public/thanks.html", context, language=language)
 
 
 def _private(response: Response) -> Response:
@@ -242,34 +75,43 @@ def _private(response: Response) -> Response:
     return response
 
 
+def _link_used(request: Request, language: Language) -> Response:
+    return _private(render(request, "public/link_used.html", status=409, language=language))
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-async def confirm_page(request: Request, session: SessionDep, token: str) -> Response:
+async def confirm_page(
+    request: Request, session: SessionDep, language: LanguageDep, token: str
+) -> Response:
     """Shows what will be confirmed; only the button confirms (mail scanners open links)."""
     try:
         signature = await service.by_token(
             session, token=token, purpose=TokenPurpose.confirm, now=utcnow()
         )
     except service.LinkUsed:
-        return _private(render(request, "public/link_used.html", status=409))
+        return _link_used(request, language)
     if signature.status is not service.S.pending:
-        return _private(render(request, "public/link_used.html", status=409))
+        return _link_used(request, language)
     campaign = await flows.campaign_of(session, signature)
     context = {"signature": signature, "campaign": campaign, "token": token}
-    return _private(render(request, "public/confirm.html", context))
+    return _private(render(request, "public/confirm.html", context, language=language))
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-async def confirm(request: Request, session: SessionDep, kit: KitDep, token: str) -> Response:
+async def confirm(
+    request: Request, session: SessionDep, kit: KitDep, language: LanguageDep, token: str
+) -> Response:
     try:
         _, status_token = await flows.confirm(session, token=token, kit=kit, now=utcnow())
     except service.LinkUsed:
-        return _private(render(request, "public/link_used.html", status=409))
-    return _private(RedirectResponse(f"/s/{status_token}", status_code=303))
+        return _link_used(request, language)
+    return _private(RedirectResponse(f"/s/{status_token}{language.query}", status_code=303))
 
 
 async def _status_page(
     request: Request,
     session: SessionDep,
+    language: Language,
     token: str,
     *,
     notice: str | None = None,
@@ -289,23 +131,28 @@ async def _status_page(
         ),
         "notice": notice,
     }
-    return _private(render(request, "public/status.html", context, status=status))
+    page = render(request, "public/status.html", context, status=status, language=language)
+    return _private(page)
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
-async def status_page(request: Request, session: SessionDep, token: str) -> Response:
-    return await _status_page(request, session, token)
+async def status_page(
+    request: Request, session: SessionDep, language: LanguageDep, token: str
+) -> Response:
+    return await _status_page(request, session, language, token)
 
 
 @router.post("/s/{token}/withdraw", response_class=HTMLResponse)
-async def withdraw(request: Request, session: SessionDep, token: str) -> Response:
+async def withdraw(
+    request: Request, session: SessionDep, language: LanguageDep, token: str
+) -> Response:
     signature = await service.by_token(
         session, token=token, purpose=TokenPurpose.status, now=utcnow(), for_update=True
     )
     if signature.status is service.S.withdrawn:
-        return await _status_page(request, session, token, notice="withdrawn")
+        return await _status_page(request, session, language, token, notice="withdrawn")
     await flows.withdraw(session, signature=signature, now=utcnow())
-    return await _status_page(request, session, token, notice="withdrawn")
+    return await _status_page(request, session, language, token, notice="withdrawn")
 
 
 @router.get("/s/{token}/data.json")
@@ -324,6 +171,7 @@ async def download(session: SessionDep, token: str) -> Response:
 async def erase(
     request: Request,
     session: SessionDep,
+    language: LanguageDep,
     token: str,
     really: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
@@ -331,6 +179,8 @@ async def erase(
         session, token=token, purpose=TokenPurpose.status, now=utcnow(), for_update=True
     )
     if really != "yes":
-        return await _status_page(request, session, token, notice="erase_unticked", status=422)
+        return await _status_page(
+            request, session, language, token, notice="erase_unticked", status=422
+        )
     await flows.erase(session, supporter=signature.supporter, now=utcnow())
-    return _private(render(request, "public/erased.html"))
+    return _private(render(request, "public/erased.html", language=language))

@@ -129,3 +129,10 @@ class SupporterExport(BaseModel):
     email: str | None
     created_at: datetime
     signatures: list[SignatureExport]
+
+
+class EmbedSnippet(BaseModel):
+    """The tag partner sites paste to show a campaign's form (see GET .../embed)."""
+
+    html: str = Field(description="An <iframe> tag, ready to paste.")
+    url: str = Field(description="The address of the embeddable form the tag frames.")

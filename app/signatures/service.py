@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Insert,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.config import Settings
@@ -47,7 +61,17 @@ class IllegalTransition(Conflict):
     kind = "IllegalTransition"
 
 
-def accepting(campaign: Campaign) -> bool:
+class SigningCampaign(Protocol):
+    """What signing reads of a campaign: a `Campaign`, or `campaigns_service.CampaignRef`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> CampaignStatus: ...
+
+
+def accepting(campaign: SigningCampaign) -> bool:
     return campaign.status is CampaignStatus.open
 
 
@@ -108,33 +132,167 @@ def transition(
     record(session, signature, from_status=previous.value, to=to.value, now=now, detail=detail)
 
 
-async def _supporter(session: AsyncSession, key: str, email: str, now: datetime) -> Supporter:
-    found = await session.scalar(select(Supporter).where(Supporter.email_key == key))
-    if found is not None:
-        return found
-    supporter = Supporter(email_key=key, email=email, created_at=now, mails_in_window=0)
-    try:
-        async with session.begin_nested():  # two first signatures at once: one row wins
-            session.add(supporter)
-    except IntegrityError:
-        found = await session.scalar(select(Supporter).where(Supporter.email_key == key))
-        if found is None:
-            raise
-        return found
-    return supporter
+# --- signing: its statements, built once (a statement built per request costs more to build and
+# to look up in the compiled cache than to run)
+
+_SIGNATURE_VALUES = (
+    "campaign_id",
+    "status",
+    "status_changed_at",
+    "name",
+    "city",
+    "country",
+    "message",
+    "source",
+    "needs_review",
+    "review_note",
+    "consent_version",
+    "consent_text",
+    "consented_at",
+    "expires_at",
+    "mails_sent",
+    "mail_due_at",
+    "created_at",
+)
+
+
+def _insert_unless_present(dialect: str, entity: Any, *unique: str) -> Insert:
+    """INSERT that does nothing when a row with the same `unique` columns exists: race-free
+    (PostgreSQL waits for a concurrent insert of the same key to commit or roll back; SQLite
+    has one writer), and one statement where a lookup, a SAVEPOINT and an insert took four."""
+    if dialect == "postgresql":
+        return postgresql.insert(entity).on_conflict_do_nothing(index_elements=unique)
+    if dialect == "sqlite":
+        return sqlite.insert(entity).on_conflict_do_nothing(index_elements=unique)
+    raise NotImplementedError(f"no insert-unless-present for {dialect}")
+
+
+@cache
+def _new_supporter(dialect: str) -> Insert:
+    return _insert_unless_present(dialect, Supporter, "email_key")
+
+
+def _insert_signature(dialect: str, supporter_id: Any, *where: Any) -> Insert:
+    """A new signature of `supporter_id` (a column or a subquery), only if the campaign is open —
+    checked by the INSERT itself, so a campaign closed a moment ago takes no more — and the
+    supporter has not signed it yet."""
+    table = Signature.__table__
+    campaign_open = exists().where(
+        Campaign.id == bindparam("campaign_id"), Campaign.status == CampaignStatus.open
+    )
+    row = select(
+        supporter_id, *[bindparam(name, type_=table.c[name].type) for name in _SIGNATURE_VALUES]
+    ).where(campaign_open, *where)
+    return _insert_unless_present(dialect, Signature, "campaign_id", "supporter_id").from_select(
+        ["supporter_id", *_SIGNATURE_VALUES], row
+    )
+
+
+@cache
+def _new_signature(dialect: str) -> ExecutableReturnsRows:
+    # The supporter by key, in the same statement: one statement (and for SQLite, one lock
+    # held shorter) fewer than reading their id first. None if erased meanwhile: no row.
+    supporter = select(Supporter.id).where(Supporter.email_key == bindparam("email_key"))
+    supporter_id = supporter.scalar_subquery()
+    insert_row = _insert_signature(dialect, supporter_id, supporter_id.is_not(None))
+    # Loaded as an entity, the row becomes an object in the session: changes a caller makes
+    # to it afterwards are flushed with the request's commit.
+    return select(Signature).from_statement(insert_row.returning(*Signature.__table__.c))
+
+
+@cache
+def _sign_in_one_statement() -> ExecutableReturnsRows:
+    """PostgreSQL: the supporter (found or created), the new signature and its event in one
+    statement — one round trip instead of three. Data-modifying CTEs see the database as the
+    statement began, so a concurrent first signature of the same address that committed while
+    this one waited leaves it no supporter row: it then returns no row, like a refused insert,
+    and `_store_new` retries step by step, each statement seeing the latest rows."""
+    new_supporter = (
+        _insert_unless_present("postgresql", Supporter, "email_key")
+        .values(
+            email_key=bindparam("email_key"),
+            email=bindparam("email"),
+            mails_in_window=0,
+            created_at=bindparam("created_at"),
+        )
+        .returning(Supporter.id)
+        .cte("new_supporter")
+    )
+    supporter = union_all(  # one row: the new supporter, or the one already there
+        select(new_supporter.c.id),
+        select(Supporter.id).where(Supporter.email_key == bindparam("email_key")),
+    ).cte("supporter")
+    new_signature = (
+        _insert_signature("postgresql", supporter.c.id)
+        .returning(*Signature.__table__.c)
+        .cte("new_signature")
+    )
+    event = insert(SignatureEvent).from_select(
+        ["signature_id", "at", "to_status", "detail"],
+        select(
+            new_signature.c.id,
+            new_signature.c.created_at,
+            literal(S.pending.value),
+            bindparam("event_detail", type_=SignatureEvent.detail.type),
+        ),
+    )
+    return select(Signature).from_statement(select(new_signature).add_cte(event.cte("event")))
+
+
+async def _store_new(
+    session: AsyncSession, values: dict[str, Any], *, key: str, email: str, detail: str
+) -> Signature | None:
+    """The new pending signature with its event; None if the campaign is not open or the
+    supporter had signed it already."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        params = {**values, "email_key": key, "email": email, "event_detail": detail}
+        signature: Signature | None = await session.scalar(_sign_in_one_statement(), params)
+        if signature is not None:
+            return signature
+    await session.execute(
+        _new_supporter(dialect),
+        {
+            "email_key": key,
+            "email": email,
+            "created_at": values["created_at"],
+            "mails_in_window": 0,
+        },
+    )
+    signature = await session.scalar(_new_signature(dialect), {**values, "email_key": key})
+    if signature is not None:
+        await session.execute(
+            insert(SignatureEvent),
+            {
+                "signature_id": signature.id,
+                "at": signature.created_at,
+                "to_status": S.pending.value,
+                "detail": detail,
+            },
+        )
+    return signature
 
 
 def _review_note(data: SignatureIn) -> str | None:
+    # An ASCII-only word has one script at most, so only other text needs the (slow) check.
     mixed = [
-        field for field in ("name", "city", "country") if is_mixed_script(str(getattr(data, field)))
+        field
+        for field in ("name", "city", "country")
+        if not (value := str(getattr(data, field))).isascii() and is_mixed_script(value)
     ]
     return f"mixes scripts within a word: {', '.join(mixed)}" if mixed else None
+
+
+@lru_cache(maxsize=64)
+def _consent_text(version: str, organisation: str, days: int) -> str:
+    """The statement's text; the same few arguments on every signature, so kept."""
+    return consent.statement(version, organisation=organisation, days=days)
 
 
 async def sign(
     session: AsyncSession,
     *,
-    campaign: Campaign,
+    campaign: SigningCampaign,
     data: SignatureIn,
     settings: Settings,
     source: str,
@@ -144,61 +302,66 @@ async def sign(
 
     Signing again with the same address (case, spacing and Unicode form aside) changes nothing
     but may bring the second (last) confirmation mail forward; the caller answers the same
-    either way, so the answer never tells whether an address had signed before."""
+    either way, so the answer never tells whether an address had signed before.
+
+    A new signature is one statement on PostgreSQL, three on SQLite (`_store_new`): the
+    supporter's insert-unless-present, the signature's (the unique campaign/supporter pair
+    decides whether it is new, and the campaign must be open) and its event."""
     if not accepting(campaign):
         raise NotAccepting("this campaign is not collecting signatures")
     if not data.consent:
         raise InvalidInput("consent: the consent statement must be accepted")
-    if data.consent_version != consent.CURRENT:
-        raise InvalidInput(
-            f"consent_version: the consent statement is now version {consent.CURRENT!r}"
-        )
-    key = tokens.supporter_key(data.email, settings.token_secret)
-    supporter = await _supporter(session, key, str(data.email), now)
-    existing = await session.scalar(
-        select(Signature).where(
-            Signature.campaign_id == campaign.id, Signature.supporter_id == supporter.id
-        )
-    )
-    if existing is not None:
-        if (
-            existing.status is S.pending
-            and existing.mails_sent < MAX_CONFIRMATION_MAILS
-            and (existing.mail_due_at is None or existing.mail_due_at > now)
-            and existing.mails_sent > 0
-        ):
-            existing.mail_due_at = now  # the reminder, now rather than later
-            record(session, existing, to=S.pending.value, now=now, detail="signed again")
-        return existing
+    if not consent.is_current(data.consent_version):
+        versions = ", ".join(repr(v) for v in consent.CURRENT_BY_LANGUAGE.values())
+        raise InvalidInput(f"consent_version: the current consent statements are {versions}")
     note = _review_note(data)
-    signature = Signature(
-        campaign_id=campaign.id,
-        supporter_id=supporter.id,
-        status=S.pending,
-        status_changed_at=now,
-        name=data.name,
-        city=data.city,
-        country=data.country,
-        message=data.message,
-        source=source,
-        needs_review=note is not None,
-        review_note=note,
-        consent_version=data.consent_version,
-        consent_text=consent.statement(
-            data.consent_version,
-            organisation=settings.organisation_name,
-            days=settings.confirmation_expiry_days,
+    values: dict[str, Any] = {
+        "campaign_id": campaign.id,
+        "status": S.pending,
+        "status_changed_at": now,
+        "name": data.name,
+        "city": data.city,
+        "country": data.country,
+        "message": data.message,
+        "source": source,
+        "needs_review": note is not None,
+        "review_note": note,
+        "consent_version": data.consent_version,
+        "consent_text": _consent_text(
+            data.consent_version, settings.organisation_name, settings.confirmation_expiry_days
         ),
-        consented_at=now,
-        expires_at=now + timedelta(days=settings.confirmation_expiry_days),
-        mails_sent=0,
-        mail_due_at=now,
-        created_at=now,
+        "consented_at": now,
+        "expires_at": now + timedelta(days=settings.confirmation_expiry_days),
+        "mails_sent": 0,
+        "mail_due_at": now,
+        "created_at": now,
+    }
+    key = tokens.supporter_key(data.email, settings.token_secret)
+    signature = await _store_new(
+        session, values, key=key, email=str(data.email), detail=f"signed ({source})"
     )
-    session.add(signature)
-    await session.flush()
-    record(session, signature, to=S.pending.value, now=now, detail=f"signed ({source})")
-    return signature
+    if signature is not None:
+        return signature
+    # Nothing stored: the campaign stopped accepting just now, or the address had signed it.
+    status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
+    if status is not CampaignStatus.open:
+        raise NotAccepting("this campaign is not collecting signatures")
+    existing = await session.scalar(
+        select(Signature)
+        .join(Supporter, Supporter.id == Signature.supporter_id)
+        .where(Signature.campaign_id == campaign.id, Supporter.email_key == key)
+    )
+    if existing is None:  # purged or erased between the statements
+        raise Conflict("please try again")
+    if (
+        existing.status is S.pending
+        and existing.mails_sent < MAX_CONFIRMATION_MAILS
+        and (existing.mail_due_at is None or existing.mail_due_at > now)
+        and existing.mails_sent > 0
+    ):
+        existing.mail_due_at = now  # the reminder, now rather than later
+        record(session, existing, to=S.pending.value, now=now, detail="signed again")
+    return existing
 
 
 def issue_token(
@@ -250,7 +413,7 @@ async def by_token(
     )
     if for_update:
         query = query.with_for_update()
-    signature = await session.scalar(query)
+    signature: Signature | None = await session.scalar(query)
     if signature is None:
         raise NotFound(_INVALID_LINK)
     if row.used_at is not None:

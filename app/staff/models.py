@@ -25,6 +25,10 @@ class StaffUser(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # argon2id (argon2-cffi's encoded form, parameters included); None: token sign-in only.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         lazy="raise", cascade="all, delete-orphan", back_populates="user"

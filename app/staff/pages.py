@@ -1,22 +1,39 @@
-"""The staff area's sign-in, sign-out and index pages, and the dependency that guards pages."""
+"""The staff area's sign-in, sign-out and account pages, and the guards every staff page uses.
+
+A guard finds the session (or sends the browser to sign in), checks the form's CSRF token on
+anything that changes state, then the role: organisers read and record responses, campaigners
+also edit and launch, admins manage staff and read the audit log. The sign-in form carries its
+own CSRF token (a cookie and a field that must match) because there is no session yet.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
-from app.db import SessionDep
-from app.errors import AppError, Forbidden, Unauthorized
+from app.config import Settings
+from app.db import SessionDep, utcnow
+from app.errors import AppError, Forbidden, InvalidInput, Unauthorized
 from app.staff import service as staff_service
 from app.staff import sessions
-from app.staff.models import StaffUser
+from app.staff.models import Role, StaffUser
+from app.staff.ratelimit import LoginLimits, client_address, login_limits
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "appeals_login_csrf"
+EDITORS = (Role.admin, Role.campaigner)
 
 
 class LoginRequired(AppError):
@@ -29,67 +46,235 @@ class StaffContext:
     user: StaffUser
     session: sessions.StaffSession
 
+    @property
+    def can_edit(self) -> bool:
+        return self.user.role in EDITORS
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role is Role.admin
+
     def page(self) -> dict[str, object]:
-        """What every staff page template needs: the account and the CSRF token."""
-        return {"staff": self.user, "csrf_token": self.session.csrf_token}
+        """What every staff page template needs: the account, its rights and the CSRF token."""
+        return {
+            "staff": self.user,
+            "csrf_token": self.session.csrf_token,
+            "can_edit": self.can_edit,
+            "is_admin": self.is_admin,
+        }
 
 
-async def staff_page(request: Request, session: SessionDep) -> StaffContext:
-    row = await sessions.find(session, key=request.cookies.get(sessions.SESSION_COOKIE))
+def timeouts(settings: Settings) -> sessions.Timeouts:
+    return sessions.Timeouts(
+        idle=timedelta(minutes=settings.staff_session_idle_minutes),
+        absolute=timedelta(hours=settings.staff_session_absolute_hours),
+    )
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _signed_in(request: Request, session: SessionDep) -> StaffContext:
+    row = await sessions.find(
+        session,
+        key=request.cookies.get(sessions.SESSION_COOKIE),
+        timeouts=timeouts(_settings(request)),
+    )
     if row is None:
+        # An ended session is recorded as ended before the browser is sent away.
+        await session.commit()
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/staff"
         raise LoginRequired("sign in first", location=f"/staff/login?next={quote(target)}")
     return StaffContext(row.user, row)
 
 
-StaffPage = Annotated[StaffContext, Depends(staff_page)]
+def guard(*roles: Role, form: bool = False) -> Callable[..., Awaitable[StaffContext]]:
+    """A dependency: a signed-in account with one of `roles` (any, if none); with `form`, the
+    request's form must carry the session's CSRF token."""
+    allowed = frozenset(roles or Role)
+
+    async def check(request: Request, session: SessionDep) -> StaffContext:
+        staff = await _signed_in(request, session)
+        if form:
+            token = (await request.form()).get("csrf_token")
+            if not sessions.csrf_ok(staff.session, token if isinstance(token, str) else None):
+                raise Forbidden("This form has expired. Go back, reload the page and try again.")
+        if staff.user.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(
+                f"Your role ({staff.user.role.value}) may not do this; it needs {names}."
+            )
+        return staff
+
+    return check
+
+
+StaffPage = Annotated[StaffContext, Depends(guard())]
+EditorPage = Annotated[StaffContext, Depends(guard(*EDITORS))]
+AdminPage = Annotated[StaffContext, Depends(guard(Role.admin))]
+StaffForm = Annotated[StaffContext, Depends(guard(form=True))]
+EditorForm = Annotated[StaffContext, Depends(guard(*EDITORS, form=True))]
+AdminForm = Annotated[StaffContext, Depends(guard(Role.admin, form=True))]
+LimitsDep = Annotated[LoginLimits, Depends(login_limits)]
 
 
 def _safe_next(value: str | None) -> str:
     # Only our own staff pages: never an open redirect.
-    if value and value.startswith("/staff") and not value.startswith("//"):
+    if value and value.startswith("/staff") and not value.startswith("//") and "\\" not in value:
         return value
     return "/staff"
 
 
+def _login_page(
+    request: Request, *, next: str | None, status: int = 200, **context: object
+) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "staff/login.html",
+        {"next": _safe_next(next), "login_csrf": token, **context},
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/staff/login",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "staff/login.html", {"next": _safe_next(next)})
+    return _login_page(request, next=next)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
     session: SessionDep,
-    token: Annotated[str, Form(max_length=200)],
+    limits: LimitsDep,
+    login_csrf: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not cookie or not hmac.compare_digest(cookie, login_csrf):
+        error = "The sign-in form had expired. Please try again."
+        return _login_page(request, next=next, status=403, error=error, email=email)
+    by_password = bool(email.strip())
+    account = (
+        "email:" + email.strip().lower()
+        if by_password
+        else "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
+    )
+    limits.attempt(address=client_address(request), account=account)
     try:
-        user = await staff_service.authenticate(session, token=token.strip())
+        if by_password:
+            user = await staff_service.authenticate_password(
+                session, email=email, password=password
+            )
+        else:
+            user = await staff_service.authenticate(session, token=token.strip())
     except Unauthorized:
-        context = {"next": _safe_next(next), "error": "That token is not valid."}
-        return render(request, "staff/login.html", context, status=401)
-    key, _ = sessions.start(session, user=user)
+        limits.failed(account=account)
+        error = "Wrong e-mail address or password." if by_password else "That token is not valid."
+        return _login_page(request, next=next, status=401, error=error, email=email)
+    settings = _settings(request)
+    key, _ = sessions.start(
+        session,
+        user=user,
+        timeouts=timeouts(settings),
+        client_address=client_address(request),
+    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         sessions.SESSION_COOKIE,
         key,
-        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
+        max_age=settings.staff_session_absolute_hours * 3600,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/",
     )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
     return response
 
 
 @router.post("/logout")
-async def logout(
-    staff: StaffPage, csrf_token: Annotated[str | None, Form(max_length=200)] = None
-) -> Response:
-    if not sessions.csrf_ok(staff.session, csrf_token):
-        raise Forbidden("the form has expired; reload the page and try again")
-    sessions.end(staff.session)
+async def logout(staff: StaffForm) -> Response:
+    sessions.end(staff.session, sessions.EndReason.logout)
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request, session: SessionDep, staff: StaffPage) -> Response:
+    return await _account_page(request, session, staff)
+
+
+async def _account_page(
+    request: Request,
+    session: SessionDep,
+    staff: StaffContext,
+    *,
+    status: int = 200,
+    **extra: object,
+) -> Response:
+    live = await session.scalars(
+        select(sessions.StaffSession)
+        .where(
+            sessions.StaffSession.user_id == staff.user.id,
+            sessions.StaffSession.ended_at.is_(None),
+            sessions.StaffSession.expires_at > utcnow(),
+        )
+        .order_by(sessions.StaffSession.created_at.desc())
+    )
+    context = {**staff.page(), "sessions": live.all(), "current": staff.session.id, **extra}
+    return render(request, "staff/account.html", context, status=status)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    session: SessionDep,
+    staff: StaffForm,
+    limits: LimitsDep,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    repeat: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    account_key = "email:" + staff.user.email
+    if staff.user.password_hash is not None:
+        limits.attempt(address=client_address(request), account=account_key)
+        try:
+            await staff_service.authenticate_password(
+                session, email=staff.user.email, password=current
+            )
+        except Unauthorized:
+            limits.failed(account=account_key)
+            return await _account_page(
+                request, session, staff, status=401, error="The current password is wrong."
+            )
+    if new != repeat:
+        return await _account_page(
+            request, session, staff, status=422, error="The two new passwords differ."
+        )
+    try:
+        await staff_service.set_password(
+            session, user=staff.user, password=new, actor=staff.user, keep_session=staff.session.id
+        )
+    except InvalidInput as exc:
+        return await _account_page(request, session, staff, status=422, error=exc.detail)
+    return await _account_page(
+        request, session, staff, notice="Password changed; your other sessions have ended."
+    )

@@ -1,11 +1,13 @@
-"""Staff accounts and API tokens.
+"""Staff accounts, their passwords and API tokens.
 
 A token is 256 random bits shown once; we keep its SHA-256. A fast hash is right here (unlike
 for passwords): the token cannot be guessed, so there is nothing for a slow hash to protect.
+Passwords are argon2id (app.staff.passwords), verified off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from app.audit import service as audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unauthorized
+from app.staff import passwords, sessions
 from app.staff.models import ApiToken, Role, StaffUser
 
 TOKEN_PREFIX = "apl_"  # noqa: S105 - a public prefix that makes leaked tokens findable
@@ -101,6 +104,8 @@ async def set_active(
 ) -> None:
     before = {"active": user.active}
     user.active = active
+    if not active:
+        await sessions.end_all(session, user_id=user.id, reason=sessions.EndReason.disabled)
     audit.record(
         session,
         actor=actor,
@@ -127,3 +132,41 @@ async def authenticate(session: AsyncSession, *, token: str) -> StaffUser:
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         row.last_used_at = now
     return row.user
+
+
+async def set_password(
+    session: AsyncSession,
+    *,
+    user: StaffUser,
+    password: str,
+    actor: StaffUser | str,
+    keep_session: int | None = None,
+) -> None:
+    """Set (or change) a password; every other session of the account ends."""
+    user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
+    user.password_changed_at = utcnow()
+    await sessions.end_all(
+        session, user_id=user.id, reason=sessions.EndReason.password, keep=keep_session
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.password",
+        entity_type="staff_user",
+        entity_id=str(user.id),
+        after={"password_changed": True},
+    )
+
+
+async def authenticate_password(session: AsyncSession, *, email: str, password: str) -> StaffUser:
+    """The active account with this e-mail and password, or `Unauthorized` (the same for all)."""
+    user = await session.scalar(select(StaffUser).where(StaffUser.email == _normalise_email(email)))
+    stored = user.password_hash if user is not None else None
+    if not await asyncio.to_thread(passwords.verify, stored, password):
+        raise Unauthorized("wrong e-mail address or password")
+    if user is None or stored is None or not user.active:
+        raise Unauthorized("wrong e-mail address or password")
+    if passwords.needs_rehash(stored):
+        user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
+    user.last_login_at = utcnow()
+    return user

@@ -17,9 +17,9 @@ from app.web.pages import SECURITY_HEADERS
 HSTS = "max-age=63072000; includeSubDomains"
 _ALWAYS = {
     "X-Content-Type-Options": SECURITY_HEADERS["X-Content-Type-Options"],
-    "X-Frame-Options": SECURITY_HEADERS["X-Frame-Options"],
     "Referrer-Policy": SECURITY_HEADERS["Referrer-Policy"],
 }
+_XFO = SECURITY_HEADERS["X-Frame-Options"]
 _CSP = SECURITY_HEADERS["Content-Security-Policy"]
 
 
@@ -40,6 +40,9 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in _ALWAYS.items():
                     headers.setdefault(name, value)
+                # A response with its own frame-ancestors (the embeddable form) decides framing.
+                if "frame-ancestors" not in headers.get("content-security-policy", ""):
+                    headers.setdefault("X-Frame-Options", _XFO)
                 if not path.startswith(("/docs", "/docs-assets")):
                     headers.setdefault("Content-Security-Policy", _CSP)
                 if tls:

@@ -257,9 +257,9 @@ class TestTheWorker:
         [attachment] = list(message.iter_attachments())
         assert attachment.get_filename() == "cosigners.csv"
         rows = list(csv.DictReader(io.StringIO(attachment.get_content())))
-        assert [(r["name"], r["city"]) for r in rows] == [
-            ("Ada Lovelace", "London"),
-            ("Jean Dupont", "Lyon"),
+        assert [(r["name"], r["city"], r["message"]) for r in rows] == [
+            ("Ada Lovelace", "London", ""),
+            ("Jean Dupont", "Lyon", "Libérez-les."),
         ]
         session.expire_all()
         postal = await session.scalar(

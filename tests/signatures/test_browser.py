@@ -244,3 +244,57 @@ class TestSigningInTheBrowser:
             assert "0 people have signed." in page.locator(".count").inner_text()
             screenshot(page, "campaign")
             browser.close()
+
+
+class TestRussianAndEmbedded:
+    def test_the_russian_page_fits_a_phone_and_the_form_signs_inside_a_partner_iframe(
+        self, chromium_path: str, site: Site, tmp_path: Path
+    ) -> None:
+        """The Russian campaign page on a phone without sideways scrolling; the embed snippet
+        on a partner page at another origin (a second local server) frames the form, which
+        signs inside the frame, while the campaign page itself refuses to be framed."""
+        import functools
+        import http.server
+        import threading
+
+        from playwright.sync_api import expect, sync_playwright
+
+        snippet = httpx.get(f"{site.base}/api/v1/campaigns/{SLUG}/embed?lang=ru").json()["html"]
+        (tmp_path / "partner.html").write_text(
+            '<!doctype html><meta charset="utf-8"><h1>Partner</h1>'
+            f'{snippet}<iframe id="page" src="{site.base}/c/{SLUG}"></iframe>',
+            encoding="utf-8",
+        )
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path)
+        partner = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+        threading.Thread(target=partner.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=chromium_path, args=BROWSER_ARGS
+                )
+                page = browser.new_page(viewport={"width": 360, "height": 780})
+                page.goto(f"{site.base}/c/{SLUG}?lang=ru")
+                assert page.locator("html").get_attribute("lang") == "ru"
+                assert page.locator("button[type=submit].secondary").inner_text() == "Показать"
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360  # no sideways scrolling with the longer Russian words
+                path = tmp_path / "sign-ru-mobile.png"
+                page.screenshot(path=str(path), full_page=True)
+                shutil.copy(path, LOOK_AT / "sign-ru-mobile.png")
+
+                port = partner.server_address[1]
+                page.goto(f"http://127.0.0.1:{port}/partner.html")
+                frame = page.frame_locator("iframe[src*='/embed']")
+                frame.locator("#name").fill("Ада Лавлейс")
+                frame.locator("#email").fill("ada.embed@example.org")
+                frame.locator("#city").fill("Лондон")
+                frame.locator("#country").fill("Великобритания")
+                frame.locator("#consent").check()
+                frame.locator("button:has-text('Подписать письмо')").click()
+                expect(frame.locator("h1")).to_have_text("Проверьте почту")  # in the frame
+                framed = [f.url for f in page.frames]
+                assert not any(url == f"{site.base}/c/{SLUG}" for url in framed), framed
+                browser.close()
+        finally:
+            partner.shutdown()

@@ -1,0 +1,130 @@
+"""Staff pages of the work people do by hand: manual tasks, and print batches to post.
+
+Web-form offices get a task per letter: the page shows the prefilled text and the form's
+address; a campaigner sends it and marks it done (or skips it). Postal letters are collected
+into print batches (one PDF and a manifest), printed, and marked posted. Both call the same
+services as the API (`service.act`, `batches.create_batch`, `batches.mark_posted`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign
+from app.db import SessionDep
+from app.delivery import batches
+from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
+from app.errors import NotFound
+from app.letters.deps import KitDep
+from app.letters.models import Letter
+from app.letters.pdf import Layout
+from app.letters.printing import render_batch
+from app.recipients.files import ChannelKind
+from app.recipients.models import Recipient
+from app.staff.pages import EditorForm, StaffPage
+from app.web.pages import render
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+PAGE_SIZE = 25
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+async def tasks(
+    request: Request,
+    session: SessionDep,
+    staff: StaffPage,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    waiting = (
+        select(Delivery, Letter, Recipient.office, Campaign.title)
+        .join(Letter, Letter.id == Delivery.letter_id)
+        .join(Recipient, Recipient.id == Delivery.recipient_id)
+        .join(Campaign, Campaign.id == Letter.campaign_id)
+        .where(Delivery.channel == ChannelKind.web_form, Delivery.status == DeliveryStatus.open)
+    )
+    total = await session.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    rows = await session.execute(
+        waiting.order_by(Delivery.created_at, Delivery.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    context = {
+        **staff.page(),
+        "section": "tasks",
+        "tasks": rows.all(),
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+    }
+    return render(request, "staff/tasks.html", context)
+
+
+@router.get("/batches", response_class=HTMLResponse)
+async def batches_page(request: Request, session: SessionDep, staff: StaffPage) -> Response:
+    to_print = await session.execute(
+        select(Campaign.slug, Campaign.title, func.count(Delivery.id))
+        .join(Letter, Letter.campaign_id == Campaign.id)
+        .join(Delivery, Delivery.letter_id == Letter.id)
+        .where(Delivery.channel == ChannelKind.postal, Delivery.status == DeliveryStatus.queued)
+        .group_by(Campaign.slug, Campaign.title)
+        .order_by(Campaign.title)
+    )
+    printed = await session.execute(
+        select(PrintBatch, Campaign.title, func.count(Delivery.id))
+        .join(Campaign, Campaign.id == PrintBatch.campaign_id)
+        .outerjoin(Delivery, Delivery.batch_id == PrintBatch.id)
+        .group_by(PrintBatch.id, Campaign.title)
+        .order_by(PrintBatch.id.desc())
+        .limit(100)
+    )
+    context = {
+        **staff.page(),
+        "section": "batches",
+        "to_print": to_print.all(),
+        "batches": printed.all(),
+    }
+    return render(request, "staff/batches.html", context)
+
+
+@router.post("/campaigns/{slug}/batches")
+async def create_batch(session: SessionDep, staff: EditorForm, slug: str) -> Response:
+    campaign = await campaigns_service.get_campaign(session, slug=slug)
+    batch = await batches.create_batch(session, campaign=campaign, actor=staff.user.email)
+    return RedirectResponse(f"/staff/batches?created={batch.id}", status_code=303)
+
+
+@router.post("/batches/{batch_id:int}/posted")
+async def mark_posted(session: SessionDep, staff: EditorForm, batch_id: int) -> Response:
+    batch = await batches.get_batch(session, batch_id=batch_id)
+    await batches.mark_posted(session, batch=batch, actor=staff.user.email)
+    return RedirectResponse("/staff/batches", status_code=303)
+
+
+@router.get("/batches/{batch_id:int}.{kind}")
+async def batch_file(
+    session: SessionDep, _staff: StaffPage, kit: KitDep, batch_id: int, kind: str
+) -> Response:
+    if kind not in ("pdf", "csv"):
+        raise NotFound(f"no such file of print batch {batch_id}")
+    batch = await batches.get_batch(session, batch_id=batch_id)
+    rendered = render_batch(
+        await batches.batch_letters(session, batch=batch),
+        kit.settings,
+        default_layout=Layout(kit.settings.pdf_layout),
+    )
+    body, media = (
+        (rendered.pdf, "application/pdf")
+        if kind == "pdf"
+        else (rendered.manifest_csv.encode(), "text/csv; charset=utf-8")
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.{kind}"'},
+    )

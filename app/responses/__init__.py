@@ -1,0 +1,1 @@
+"""Inbound mail and the responses of offices to letters."""

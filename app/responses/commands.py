@@ -1,0 +1,99 @@
+"""`appeals inbound ...`: inbound mail from an IMAP mailbox, or from an MTA's pipe.
+
+`appeals inbound imap` polls the mailbox (APPEALS_IMAP_*) and moves what it processed to the
+processed folder. `appeals inbound eml -` reads one message on standard input, for an MTA pipe
+transport (e.g. Postfix `pipe` with `flags=R`); it exits 75 (EX_TEMPFAIL) when the message could
+not be stored, so the MTA keeps it and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.console import run_in_session
+from app.db import make_engine, make_sessionmaker
+from app.responses import imap, service
+
+inbound_app = typer.Typer(help="Inbound mail: replies, auto-replies and bounces.")
+EX_TEMPFAIL = 75
+
+
+@inbound_app.command("imap")
+def inbound_imap(
+    once: Annotated[bool, typer.Option(help="One pass over the mailbox, then exit")] = False,
+) -> None:
+    """Poll the IMAP mailbox; processed mail is moved to APPEALS_IMAP_PROCESSED_FOLDER."""
+    settings = get_settings()
+
+    async def main() -> int:
+        engine = make_engine(settings.effective_database_url)
+        sessionmaker = make_sessionmaker(engine)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        failures = 0
+        try:
+            while True:
+                result = await imap.poll_once(sessionmaker, settings)
+                typer.echo(f"{result.moved} messages processed and moved", err=True)
+                if result.failed:
+                    typer.echo(f"left for the next pass: UIDs {', '.join(result.failed)}", err=True)
+                failures = len(result.failed)
+                if once:
+                    break
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=settings.imap_poll_seconds)
+                    break
+                except TimeoutError:
+                    continue
+        finally:
+            await engine.dispose()
+        return failures
+
+    try:
+        failures = asyncio.run(main())
+    except imap.MailboxError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from exc
+    if failures:
+        raise typer.Exit(1)
+
+
+@inbound_app.command("eml")
+def inbound_eml(
+    path: Annotated[str, typer.Argument(help="An .eml file, or - for standard input")],
+    envelope_to: Annotated[str | None, typer.Option(help="The envelope recipient")] = None,
+) -> None:
+    """Feed one raw message into the inbound pipeline."""
+    settings = get_settings()
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+    async def work(session: AsyncSession) -> str:
+        message, _ = await service.store(
+            session,
+            raw=raw,
+            source="cli",
+            envelope_to=envelope_to,
+            max_bytes=settings.inbound_max_bytes,
+        )
+        await session.commit()
+        outcome = await service.process(session, message=message, settings=settings)
+        m = outcome.message
+        return f"message {m.id}: {m.kind.value if m.kind else '?'}, {m.status.value}"
+
+    try:
+        typer.echo(run_in_session(settings, work))
+    except typer.Exit:
+        raise
+    except Exception as exc:  # the MTA keeps the message and retries on EX_TEMPFAIL
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(EX_TEMPFAIL) from exc

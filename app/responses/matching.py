@@ -1,0 +1,87 @@
+"""Which delivery an inbound message is about.
+
+First the signed token: every letter's e-mail has `Reply-To: reply+TOKEN@domain` and the VERP
+envelope sender `bounce+TOKEN@domain`, so a reply is addressed to the one and a bounce to the
+other (the MTA's `Delivered-To`/`X-Original-To`, the `To` header, or the envelope recipient a
+provider's webhook passes on). The token is an HMAC of the delivery id (`parse_token`), so it
+cannot be guessed or forged. Then the thread: `In-Reply-To` and `References` (and, for a bounce,
+the returned letter's own `Message-ID`) against the Message-IDs our deliveries were sent with.
+Otherwise the message is unmatched and waits in the review inbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.email import parse_token
+from app.delivery.models import Delivery
+from app.responses.parsing import Parsed
+
+_TOKEN_ADDRESS = re.compile(r"\b(?:bounce|reply)\+(\d{1,18}\.[0-9a-f]{20})@", re.IGNORECASE)
+_TOKEN_MESSAGE_ID = re.compile(r"^<delivery-(\d{1,18}\.[0-9a-f]{20})@", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    delivery: Delivery
+    by: str  # token, references
+
+
+def tokens_in(addresses: Iterable[str]) -> list[str]:
+    """The delivery tokens in reply+/bounce+ addresses, in the order given."""
+    found = []
+    for address in addresses:
+        for token in _TOKEN_ADDRESS.findall(address):
+            found.append(token.lower())
+    return list(dict.fromkeys(found))
+
+
+def token_delivery_ids(addresses: Iterable[str], *, secret: str) -> list[int]:
+    """Delivery ids named by genuinely signed tokens (forged ones name nothing)."""
+    ids = []
+    for token in tokens_in(addresses):
+        delivery_id = parse_token(token, secret)
+        if delivery_id is not None:
+            ids.append(delivery_id)
+    return ids
+
+
+def thread_ids(parsed: Parsed) -> list[str]:
+    """Message-IDs that may be one of our letters: replied to, referenced, or returned."""
+    ids = [*parsed.in_reply_to, *reversed(parsed.references)]
+    if parsed.bounce and parsed.bounce.original_message_id:
+        ids.insert(0, parsed.bounce.original_message_id)
+    return list(dict.fromkeys(ids))
+
+
+async def find_delivery(
+    session: AsyncSession, parsed: Parsed, *, envelope_to: str | None, secret: str
+) -> Match | None:
+    """The delivery `parsed` is about, or None (the review inbox)."""
+    addresses = [*([envelope_to] if envelope_to else []), *parsed.addressed_to]
+    for delivery_id in token_delivery_ids(addresses, secret=secret):
+        delivery = await session.get(Delivery, delivery_id)
+        if delivery is not None:
+            return Match(delivery, "token")
+    candidates = thread_ids(parsed)
+    if not candidates:
+        return None
+    # A Message-ID we made carries the token too: trust it only when its signature holds.
+    for message_id in candidates:
+        found = _TOKEN_MESSAGE_ID.match(message_id)
+        named = parse_token(found.group(1).lower(), secret) if found else None
+        if named is not None:
+            delivery = await session.get(Delivery, named)
+            if delivery is not None:
+                return Match(delivery, "references")
+    rows = await session.scalars(select(Delivery).where(Delivery.external_id.in_(candidates)))
+    by_id = {d.external_id: d for d in rows}
+    for message_id in candidates:
+        if message_id in by_id:
+            return Match(by_id[message_id], "references")
+    return None
