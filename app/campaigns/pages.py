@@ -23,6 +23,7 @@ from app.db import SessionDep, utcnow
 from app.delivery import reports
 from app.errors import AppError
 from app.letters.deps import KitDep
+from app.responses import dashboard as responses_dashboard
 from app.staff.pages import EditorForm, EditorPage, StaffPage
 from app.web.charts import line_chart
 from app.web.pages import render
@@ -67,7 +68,7 @@ async def dashboard(
     request: Request, session: SessionDep, staff: StaffPage, slug: str, done: str | None = None
 ) -> Response:
     campaign = await service.get_campaign(session, slug=slug)
-    board = await reports.dashboard(session, campaign=campaign, now=utcnow())
+    board = await responses_dashboard.dashboard(session, campaign=campaign, now=utcnow())
     chart = line_chart(board.timeline.days, board.timeline.series)
     context = {
         **staff.page(),

@@ -19,7 +19,6 @@ from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.schemas import (
     ChannelPauseRead,
     CosignerAdded,
-    DashboardRead,
     DeliveryAction,
     DeliveryDetail,
     DeliveryEventRead,
@@ -114,13 +113,6 @@ async def list_deliveries(
     if office is not None:
         query = query.where(Delivery.recipient_id == office)
     return [DeliveryRead.model_validate(d) for d in await session.scalars(query)]
-
-
-@router.get("/campaigns/{slug}/dashboard", summary="The funnel, per-office status, daily counts")
-async def get_dashboard(session: SessionDep, _user: CurrentStaff, slug: str) -> DashboardRead:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    board = await reports.dashboard(session, campaign=campaign, now=utcnow())
-    return DashboardRead.model_validate(board)
 
 
 @router.get(

@@ -127,6 +127,16 @@ class TestEndToEnd:
         assert "We acknowledge receipt" in detail.text
         assert f'href="/staff/deliveries/{delivery.id}"' in detail.text
 
+        # The dashboard: the letter bounced, and was answered (the answer counts for the rate).
+        board = (await client.get("/api/v1/campaigns/mail-test/dashboard", headers=auth)).json()
+        assert (board["funnel"]["bounced"], board["funnel"]["responded"]) == (1, 1)
+        [pace] = [o for o in board["offices"] if o["recipient_id"] == "pace-president"]
+        assert pace["bounced"] == 1
+        assert pace["last_response_at"] is not None
+        dashboard = await client.get("/staff/campaigns/mail-test")
+        assert dashboard.status_code == 200
+        assert "responded" in dashboard.text
+
 
 class TestEndpoint:
     async def test_unconfigured_inbound_mail_answers_503(
