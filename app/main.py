@@ -42,6 +42,7 @@ from app.signatures.pages import router as signatures_pages
 from app.signatures.ratelimit import SigningLimits
 from app.staff.api import router as staff_router
 from app.staff.pages import router as staff_pages
+from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
 from app.web.headers import SecurityHeadersMiddleware
 from app.web.pages import WEB_DIR
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         work_pages,
         recipients_pages,
         audit_pages,
+        people_pages,
         signatures_router,
         embed_api,
         signatures_pages,

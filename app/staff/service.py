@@ -170,3 +170,32 @@ async def authenticate_password(session: AsyncSession, *, email: str, password: 
         user.password_hash = await asyncio.to_thread(passwords.hash_password, password)
     user.last_login_at = utcnow()
     return user
+
+
+class SelfLockout(Conflict):
+    kind = "SelfLockout"
+
+
+async def get_user_by_id(session: AsyncSession, *, user_id: int) -> StaffUser:
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound(f"no staff account {user_id}")
+    return user
+
+
+async def set_role(session: AsyncSession, *, user: StaffUser, role: Role, actor: StaffUser) -> None:
+    """Change an account's role (audited); an admin cannot demote themselves, so the last
+    admin can never lock everyone out of staff management."""
+    if user.id == actor.id and role is not Role.admin:
+        raise SelfLockout("you cannot take the admin role from your own account")
+    before = {"role": user.role.value}
+    user.role = role
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.update",
+        entity_type="staff_user",
+        entity_id=str(user.id),
+        before=before,
+        after={"role": role.value},
+    )
