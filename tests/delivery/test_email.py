@@ -207,4 +207,6 @@ class TestBuild:
         ]
         [csv] = parsed.iter_attachments()
         assert csv.get_filename() == "cosigners.csv"
-        assert csv.get_payload(decode=True) == "name,city\nАда,Lyon\n".encode()
+        # Declared UTF-8, so a reader decodes the names (text parts travel with CRLF).
+        assert csv.get_content_charset() == "utf-8"
+        assert csv.get_content().replace("\r\n", "\n") == "name,city\nАда,Lyon\n"
