@@ -94,25 +94,19 @@ async def list_deliveries(
     status: DeliveryStatus | None = None,
     channel: ChannelKind | None = None,
     office: Annotated[str | None, Query(max_length=80)] = None,
+    since: Annotated[date | None, Query(description="Status changed on or after (UTC)")] = None,
+    until: Annotated[date | None, Query(description="... on or before this day")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeliveryRead]:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
-    query = (
-        select(Delivery)
-        .join(Letter, Letter.id == Delivery.letter_id)
-        .where(Letter.campaign_id == campaign.id)
-        .order_by(Delivery.id)
-        .limit(limit)
-        .offset(offset)
+    query = reports.filtered(
+        select(Delivery).join(Letter, Letter.id == Delivery.letter_id),
+        campaign,
+        reports.LogFilter(status, channel, office, since, until),
     )
-    if status is not None:
-        query = query.where(Delivery.status == status)
-    if channel is not None:
-        query = query.where(Delivery.channel == channel)
-    if office is not None:
-        query = query.where(Delivery.recipient_id == office)
-    return [DeliveryRead.model_validate(d) for d in await session.scalars(query)]
+    rows = await session.scalars(query.order_by(Delivery.id).limit(limit).offset(offset))
+    return [DeliveryRead.model_validate(d) for d in rows]
 
 
 @router.get(

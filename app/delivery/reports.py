@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -290,8 +291,17 @@ def _log_query(campaign: Campaign, filters: LogFilter) -> Select[Delivery, str, 
         select(Delivery, Recipient.office, Letter.sender_name, Letter.subject)
         .join(Letter, Letter.id == Delivery.letter_id)
         .join(Recipient, Recipient.id == Delivery.recipient_id)
-        .where(Letter.campaign_id == campaign.id)
     )
+    return filtered(query, campaign, filters)
+
+
+Ts = TypeVarTuple("Ts")
+
+
+def filtered(query: Select[*Ts], campaign: Campaign, filters: LogFilter) -> Select[*Ts]:
+    """`query` (deliveries joined to their letters) narrowed to the campaign and `filters`: the
+    one reading of the log's filters, for the page, the CSV and the JSON list alike."""
+    query = query.where(Letter.campaign_id == campaign.id)
     if filters.status is not None:
         query = query.where(Delivery.status == filters.status)
     if filters.channel is not None:

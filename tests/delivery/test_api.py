@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import utcnow
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 
@@ -42,6 +45,21 @@ class TestDeliveries:
         )
         assert by_office["uk-prime-minister"]["channel"] == "postal"
         assert by_office["uk-prime-minister"]["status"] == "queued"
+
+    async def test_the_list_filters_like_the_log_dates_included(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        _, token = await make_staff(session, Role.campaigner)
+        await _campaign_with_letters(client, token)
+        url = "/api/v1/campaigns/tasks/deliveries"
+        today = utcnow().date()
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        posted = (await client.get(f"{url}?channel=postal", headers=bearer(token))).json()
+        assert [d["recipient_id"] for d in posted] == ["uk-prime-minister"]
+        since_today = await client.get(f"{url}?since={today.isoformat()}", headers=bearer(token))
+        assert len(since_today.json()) == 2
+        later = await client.get(f"{url}?since={tomorrow}", headers=bearer(token))
+        assert later.json() == []
 
     async def test_staff_close_a_manual_task_and_illegal_moves_are_refused(
         self, client: httpx.AsyncClient, session: AsyncSession
