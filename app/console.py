@@ -7,8 +7,8 @@ committed unless the work returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -18,6 +18,17 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
 
 T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, on uvloop where it is installed (not on Windows), as uvicorn does for the
+    server. A worker's CPU per letter, most of it socket round trips to the SMTP server and the
+    database, fell by about an eighth with it (bench/dispatch.py: 3.3 ms to 2.9 ms)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -31,7 +42,7 @@ def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[
             await engine.dispose()
 
     try:
-        return asyncio.run(main())
+        return run_loop(main())
     except AppError as exc:
         typer.secho(f"error: {exc.detail}", err=True, fg="red")
         raise typer.Exit(2) from exc

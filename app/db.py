@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from sqlalchemy import DateTime, MetaData, Select, event, func, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -153,6 +155,34 @@ def make_engine(
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def statement_connection(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection]:
+    """A connection for a single statement that is atomic on its own, committed on exit.
+
+    PostgreSQL: from the factory's pool in autocommit, so the statement is its own transaction
+    (no BEGIN and COMMIT round trips). SQLite keeps a transaction: its BEGIN IMMEDIATE is what
+    queues writers. A factory bound to one connection (the tests' rolled-back transaction) gets
+    a savepoint on it."""
+    bind = factory.kw.get("bind")
+    if isinstance(bind, AsyncConnection):
+        async with bind.begin_nested():
+            yield bind
+        return
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("this session factory is bound to neither an engine nor a connection")
+    if bind.dialect.name == "postgresql":
+        bind = _autocommit(bind)
+    async with bind.begin() as connection:
+        yield connection
+
+
+@lru_cache(maxsize=16)
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")  # the same pool
 
 
 def _request_turns(state: Any, factory: async_sessionmaker[AsyncSession]) -> Any:

@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
 from app.errors import Conflict, NotFound
 from app.letters.service import StoredLetter
+from app.recipients.files import ChannelKind
 from app.recipients.health import channel_address, channel_problem
 from app.recipients.models import Recipient
 
@@ -60,6 +61,14 @@ async def queue(session: AsyncSession, letters: Sequence[StoredLetter], *, actor
     return len(events)
 
 
+def check(channel: ChannelKind, start: DeliveryStatus, to: DeliveryStatus) -> None:
+    """Refuse a move that `channel`'s state machine does not allow."""
+    if to not in TRANSITIONS[channel].get(start, frozenset()):
+        raise IllegalTransition(
+            f"a {channel.value} delivery cannot go from {start.value} to {to.value}"
+        )
+
+
 def transition(
     session: AsyncSession,
     delivery: Delivery,
@@ -71,12 +80,7 @@ def transition(
     now: datetime | None = None,
 ) -> None:
     """Move `delivery` to `to` if its channel's machine allows it, and log the event."""
-    allowed = TRANSITIONS[delivery.channel].get(delivery.status, frozenset())
-    if to not in allowed:
-        raise IllegalTransition(
-            f"a {delivery.channel.value} delivery cannot go from {delivery.status.value} to "
-            f"{to.value}"
-        )
+    check(delivery.channel, delivery.status, to)
     session.add(
         DeliveryEvent(
             delivery_id=delivery.id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -20,16 +21,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
-from functools import partial
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
-from app.db import utcnow
+from app.db import statement_connection, utcnow
 from app.delivery import leases, pauses, service
 from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, attach, build
 from app.delivery.models import Delivery, DeliveryStatus
@@ -109,7 +110,7 @@ class Worker:
         assert self.kit is not None
         now, made = self.clock(), 0
         async with self.sessionmaker() as session, session.begin():
-            queue = partial(service.queue, session, actor=self.name)
+            queue = functools.partial(service.queue, session, actor=self.name)
             for campaign in await digests.due_campaigns(session, now=now):
                 try:
                     digest = await digests.make_digest(
@@ -146,91 +147,90 @@ class Worker:
         async with self.sessionmaker() as session, session.begin():
             if await pauses.active(session, channel=ChannelKind.email, now=now):
                 return []
-            ids = await leases.due_ids(session, channel=ChannelKind.email, now=now, limit=limit)
-            if not ids:
-                return []
-            rows = await session.execute(
-                select(Delivery, Letter, Campaign, Recipient)
-                .join(Letter, Letter.id == Delivery.letter_id)
-                .join(Campaign, Campaign.id == Letter.campaign_id)
-                .join(Recipient, Recipient.id == Delivery.recipient_id)
-                .where(Delivery.id.in_(ids))
-                .order_by(Delivery.id)
+            rows = await leases.due(
+                session, channel=ChannelKind.email, now=now, limit=limit, columns=_CLAIMED
             )
-            candidates = list(rows)
-            recent = await _recent_sends(session, [d.recipient_id for d, *_ in candidates], now)
-            cosigners: dict[int, str] = {}  # a digest's CSV, attached to each of its e-mails
-            claimed = []
-            for delivery, letter, campaign, recipient in candidates:
-                if delivery.status is S.queued:
-                    office = recent.setdefault(delivery.recipient_id, [0, 0])
+            if not rows:
+                return []
+            recent = await _recent_sends(session, [row.recipient_id for row in rows], now)
+            pacings: dict[int, Pacing] = {}
+            held: dict[int, datetime] = {}
+            taken: list[tuple[Row[Any], Outgoing | Unsendable]] = []
+            for row in rows:
+                if row.status is S.queued:
+                    if row.campaign_id not in pacings:
+                        pacings[row.campaign_id] = Pacing.model_validate(row.pacing)
+                    office = recent.setdefault(row.recipient_id, [0, 0])
                     slot = next_slot(
                         now,
-                        timezone=recipient.timezone,
-                        pacing=Pacing.model_validate(campaign.pacing),
+                        timezone=row.timezone,
+                        pacing=pacings[row.campaign_id],
                         recent=Recent(office[0], office[1]),
                         rng=self.rng,
                     )
                     if slot is not None:
-                        delivery.next_attempt_at = slot  # held back for the office's sake
+                        held[row.id] = slot  # held back for the office's sake
                         continue
                     office[0] += 1
                     office[1] += 1
-                leases.take(
-                    session,
-                    delivery,
-                    owner=self.name,
-                    now=now,
-                    seconds=self.settings.lease_seconds,
-                )
                 try:
-                    outgoing = self._message(delivery, letter, campaign, recipient)
+                    taken.append((row, self._message(row)))
                 except Unsendable as exc:
+                    taken.append((row, exc))
+            await leases.hold(session, held)
+            await leases.take_all(
+                session,
+                [row for row, _ in taken],
+                channel=ChannelKind.email,
+                owner=self.name,
+                now=now,
+                seconds=self.settings.lease_seconds,
+            )
+            cosigners: dict[int, str] = {}  # a digest's CSV, attached to each of its e-mails
+            claimed = []
+            for row, outgoing in taken:
+                if isinstance(outgoing, Unsendable):
                     # No attempt could ever send it: fail it alone rather than jam the queue.
+                    delivery = await session.get_one(Delivery, row.id)
                     delivery.lease_owner, delivery.lease_expires_at = None, None
-                    delivery.last_error, delivery.last_error_code = str(exc), None
+                    delivery.last_error, delivery.last_error_code = str(outgoing), None
                     service.transition(
-                        session, delivery, S.failed, actor=self.name, detail=str(exc), now=now
+                        session, delivery, S.failed, actor=self.name, detail=str(outgoing), now=now
                     )
                     continue
-                if letter.digest_id is not None:
-                    if letter.digest_id not in cosigners:
-                        cosigners[letter.digest_id] = await digests.digest_csv(
-                            session, digest_id=letter.digest_id
+                if row.digest_id is not None:
+                    if row.digest_id not in cosigners:
+                        cosigners[row.digest_id] = await digests.digest_csv(
+                            session, digest_id=row.digest_id
                         )
-                    attach(outgoing, filename=digests.CSV_NAME, content=cosigners[letter.digest_id])
-                claimed.append(Claimed(delivery.id, delivery.attempts, outgoing))
+                    attach(outgoing, filename=digests.CSV_NAME, content=cosigners[row.digest_id])
+                claimed.append(Claimed(row.id, row.attempts + 1, outgoing))
             return claimed
 
-    def _message(
-        self, delivery: Delivery, letter: Letter, campaign: Campaign, recipient: Recipient
-    ) -> Outgoing:
-        to_address, to_name, subject = delivery.address or "", recipient.office, letter.subject
-        if campaign.test_mode and campaign.test_address:
+    def _message(self, row: Row[Any]) -> Outgoing:
+        """The e-mail of a claimed row (`_CLAIMED`); Unsendable if it can never go."""
+        to_address, to_name, subject = row.address or "", row.office, row.subject
+        if row.test_mode and row.test_address:
             # Test mode: every delivery goes to staff, saying where it would have gone.
-            to_address = campaign.test_address
-            to_name = f"TEST for {recipient.office}"
-            subject = f"[TEST → {delivery.address or 'unverified address'}] {letter.subject}"
-        else:
-            try:
-                # No SMTPUTF8: an address needs an ASCII local part to go through any relay.
-                validate_email(to_address, check_deliverability=False, allow_smtputf8=False)
-            except EmailNotValidError as exc:
-                raise Unsendable(
-                    f"no usable e-mail address ({to_address!r}: {exc}); a letter written in "
-                    "test mode to an unverified address is never sent for real. Verify the "
-                    "office's address, re-target, then retry."
-                ) from exc
+            to_address = row.test_address
+            to_name = f"TEST for {row.office}"
+            subject = f"[TEST → {row.address or 'unverified address'}] {row.subject}"
+        elif (problem := _address_problem(to_address)) is not None:
+            raise Unsendable(
+                f"no usable e-mail address ({to_address!r}: {problem}); a letter written in "
+                "test mode to an unverified address is never sent for real. Verify the "
+                "office's address, re-target, then retry."
+            )
         try:
             return build(
-                delivery_id=delivery.id,
+                delivery_id=row.id,
                 to_address=to_address,
                 to_name=to_name,
-                sender_name=letter.sender_name,
-                campaign_title=campaign.title,
+                sender_name=row.sender_name,
+                campaign_title=row.title,
                 subject=subject,
-                body=letter.body,
-                language=letter.language,
+                body=row.body,
+                language=row.language,
                 settings=self.settings,
             )
         except (ValueError, LookupError, MessageError) as exc:
@@ -284,11 +284,25 @@ class Worker:
         self, item: Claimed, *, answer: str | None = None, error: SendError | None = None
     ) -> None:
         now = self.clock()
+        if error is None:
+            # The common outcome, right after the server's 250: one guarded statement.
+            async with statement_connection(self.sessionmaker) as connection:
+                await leases.accepted(
+                    connection,
+                    channel=ChannelKind.email,
+                    delivery_id=item.delivery_id,
+                    attempt=item.attempt,
+                    owner=self.name,
+                    to=S.sent,
+                    external_id=str(item.outgoing.message["Message-ID"]),
+                    code=250,
+                    detail=answer,
+                    now=now,
+                )
+            return
         async with self.sessionmaker() as session, session.begin():
             delivery = await self._release(session, item)
-            if delivery is None:
-                return
-            if error is not None:
+            if delivery is not None:
                 leases.failed_attempt(
                     session,
                     delivery,
@@ -300,15 +314,39 @@ class Worker:
                     actor=self.name,
                     now=now,
                 )
-                return
-            delivery.external_id = str(item.outgoing.message["Message-ID"])
-            delivery.last_error, delivery.last_error_code = None, None
-            delivery.retrying_since = None
-            service.transition(
-                session, delivery, S.sent, actor=self.name, code=250, detail=answer, now=now
-            )
 
 
+@functools.lru_cache(maxsize=4096)
+def _address_problem(address: str) -> str | None:
+    """Why `address` cannot be mailed, or None. Cached: every supporter writes to the same few
+    dozen offices."""
+    try:
+        # No SMTPUTF8: an address needs an ASCII local part to go through any relay.
+        validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+# What a claim reads of each due delivery, its letter, campaign and office: columns, not ORM
+# objects (loading and flushing those cost more than the SMTP dialogue).
+_CLAIMED = (
+    *leases.LEASE_COLUMNS,
+    Delivery.address,
+    Delivery.recipient_id,
+    Letter.sender_name,
+    Letter.subject,
+    Letter.body,
+    Letter.language,
+    Letter.digest_id,
+    Campaign.id.label("campaign_id"),
+    Campaign.title,
+    Campaign.pacing,
+    Campaign.test_mode,
+    Campaign.test_address,
+    Recipient.office,
+    Recipient.timezone,
+)
 _COUNTED = (S.sending, S.sent, S.delivered, S.bounced)
 
 

@@ -18,7 +18,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.console import run_in_session
+from app.console import run_in_session, run_loop
 from app.db import make_engine, make_sessionmaker
 from app.responses import imap, service
 
@@ -60,7 +60,7 @@ def inbound_imap(
         return failures
 
     try:
-        failures = asyncio.run(main())
+        failures = run_loop(main())
     except imap.MailboxError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise typer.Exit(2) from exc

@@ -248,6 +248,42 @@ class TestSending:
         assert any("outcome of attempt 1 is unknown" in (e["detail"] or "") for e in events)
         await survivor.transport.close()
 
+    async def test_a_late_outcome_after_the_lease_was_lost_writes_nothing(
+        self,
+        queued: dict[str, Any],
+        smtp: tuple[int, Sink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        port, sink = smtp
+        config = smtp_settings(settings, port, lease_seconds=10)
+        stalled = Worker(sessionmaker, config, SmtpTransport(config), name="stalled")
+        (late,) = await stalled._claim(10)  # then hangs past its lease
+        delivery = await the_delivery(session)
+        delivery.lease_expires_at = utcnow() - timedelta(seconds=1)
+        await session.commit()
+        survivor = Worker(sessionmaker, config, SmtpTransport(config), name="survivor")
+        (taken,) = await survivor._claim(10)
+        await stalled._record(late, answer="250 at last")  # attempt 1's answer, too late
+        session.expire_all()
+        delivery = await the_delivery(session)
+        assert (delivery.status, delivery.lease_owner, delivery.attempts) == (
+            DeliveryStatus.sending,
+            "survivor",
+            2,
+        )
+        await survivor._send(taken)
+        session.expire_all()
+        delivery = await the_delivery(session)
+        assert (delivery.status, delivery.lease_owner) == (DeliveryStatus.sent, None)
+        events = await timeline(client, queued["token"], delivery.id)
+        sent = [e for e in events if e["to_status"] == "sent"]
+        assert [(e["actor"], e["attempt"]) for e in sent] == [("survivor", 2)]
+        assert len(sink.messages) == 1
+        await survivor.transport.close()
+
 
 class TestTestModeAndOutbox:
     async def test_test_mode_diverts_to_staff_and_the_outbox_writes_eml(
