@@ -13,6 +13,7 @@ The outbox transport (the default) writes .eml files and never contacts a server
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -245,11 +246,17 @@ def build(
 
 
 class SendError(Exception):
-    """A failed attempt; `temporary` decides between a retry and a permanent failure."""
+    """A failed attempt; `temporary` decides between a retry and a permanent failure.
 
-    def __init__(self, detail: str, *, code: int | None, temporary: bool) -> None:
+    `unknown`: the connection failed during DATA, before the server's final answer, so the
+    server may have accepted the message; the retry (with the same Message-ID) may then be a
+    duplicate, and the delivery's log says so."""
+
+    def __init__(
+        self, detail: str, *, code: int | None, temporary: bool, unknown: bool = False
+    ) -> None:
         super().__init__(detail)
-        self.detail, self.code, self.temporary = detail, code, temporary
+        self.detail, self.code, self.temporary, self.unknown = detail, code, temporary, unknown
 
 
 class ChannelFault(SendError):
@@ -261,7 +268,8 @@ class ChannelFault(SendError):
 
 
 class Transport(Protocol):
-    async def send(self, outgoing: Outgoing) -> str: ...  # returns the server's answer
+    # Returns the server's answer; gives up (SendError) after `within` seconds if given.
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str: ...
 
     async def close(self) -> None: ...
 
@@ -272,7 +280,7 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, outgoing: Outgoing) -> str:
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = str(outgoing.message["Message-ID"]).strip("<>").split("@")[0] + ".eml"
         temporary = self.folder / f".{name}.tmp"
@@ -318,29 +326,42 @@ class SmtpTransport:
         self._client = client
         return client
 
-    async def send(self, outgoing: Outgoing) -> str:
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
+        """MAIL, RCPT and DATA on the worker's connection, all within `within` seconds."""
+        sent = False  # whether the message may have reached the server
         try:
-            client = await self._connected()
-            errors, answer = await client.send_message(
-                outgoing.message,
-                sender=outgoing.envelope_from,
-                recipients=[outgoing.envelope_to],
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0]
-            raise SendError(
-                refusal.message, code=refusal.code, temporary=refusal.code < 500
-            ) from exc
+            async with asyncio.timeout(within):
+                client = await self._connected()
+                await client.mail(outgoing.envelope_from)
+                await client.rcpt(outgoing.envelope_to)
+                sent = True
+                response = await client.data(outgoing.message.as_bytes())
         except aiosmtplib.SMTPResponseException as exc:
-            await self._drop()
+            # The server answered: whatever it said, it did not take the message.
+            if exc.code == 421:  # and it is closing the connection (RFC 5321 3.8)
+                await self._drop()
+            else:
+                await self._reset()  # the envelope, so the connection can go on
             raise SendError(exc.message, code=exc.code, temporary=exc.code < 500) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._drop()
-            raise SendError(f"{type(exc).__name__}: {exc}", code=None, temporary=True) from exc
-        if errors:
-            code, text = next(iter(errors.values()))
-            raise SendError(text, code=code, temporary=code < 500)
-        return answer
+            detail = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError) and not str(exc) and within is not None:
+                detail = f"no answer within the {within:.0f} s left of the worker's lease"
+            if sent:
+                detail = (
+                    "outcome unknown (the connection failed during DATA: the server may have "
+                    f"accepted the message, and the retry keeps its Message-ID): {detail}"
+                )
+            raise SendError(detail, code=None, temporary=True, unknown=sent) from exc
+        return response.message
+
+    async def _reset(self) -> None:
+        try:
+            if self._client is not None and self._client.is_connected:
+                await self._client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            await self._drop()
 
     async def _drop(self) -> None:
         client, self._client = self._client, None

@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,9 +96,24 @@ class Worker:
             # Periods are hours long: looking once a minute is plenty.
             self._next_digest_check = self.clock() + timedelta(seconds=60)
             done = await self._digest_round()
+        # A send must end before the lease does, or another worker could take the letter and
+        # send it too: stop short of the lease by a tenth of it (the clocks of the workers and
+        # the database's notion of "expired" differ a little).
+        deadline = time.monotonic() + self.settings.lease_seconds * 0.9
         claimed = await self._claim(limit)
         for index, item in enumerate(claimed):
-            fault = await self._send(item)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                # The server is slow today: hand the rest back, to go again soon.
+                await self._hand_back(
+                    claimed[index:],
+                    until=self.clock(),
+                    code=None,
+                    detail="the worker's lease ran out before this letter's turn; the attempt "
+                    "does not count",
+                )
+                break
+            fault = await self._send(item, within=left)
             if fault is not None:
                 await self._pause(fault, claimed[index:])
                 break
@@ -236,9 +252,9 @@ class Worker:
         except (ValueError, LookupError, MessageError) as exc:
             raise Unsendable(f"the message cannot be built: {exc}") from exc
 
-    async def _send(self, item: Claimed) -> ChannelFault | None:
+    async def _send(self, item: Claimed, *, within: float | None = None) -> ChannelFault | None:
         try:
-            answer = await self.transport.send(item.outgoing)
+            answer = await self.transport.send(item.outgoing, within=within)
         except ChannelFault as exc:
             return exc
         except SendError as exc:
@@ -253,15 +269,36 @@ class Worker:
         now = self.clock()
         until = now + timedelta(minutes=self.settings.channel_pause_minutes)
         log.error("worker %s: pausing e-mail until %s: %s", self.name, until, fault.detail)
+        await self._hand_back(
+            items,
+            until=until,
+            code=fault.code,
+            detail=f"e-mail channel paused, the attempt does not count: {fault.detail}",
+            pause=fault.detail,
+        )
+
+    async def _hand_back(
+        self,
+        items: Sequence[Claimed],
+        *,
+        until: datetime,
+        code: int | None,
+        detail: str,
+        pause: str | None = None,
+    ) -> None:
+        """Release `items` unsent, to go again at `until` without spending their attempts;
+        with `pause` (its reason), pause the e-mail channel in the same transaction."""
+        now = self.clock()
         async with self.sessionmaker() as session, session.begin():
-            await pauses.pause(
-                session,
-                channel=ChannelKind.email,
-                reason=fault.detail,
-                until=until,
-                now=now,
-                actor=self.name,
-            )
+            if pause is not None:
+                await pauses.pause(
+                    session,
+                    channel=ChannelKind.email,
+                    reason=pause,
+                    until=until,
+                    now=now,
+                    actor=self.name,
+                )
             for item in items:
                 delivery = await self._release(session, item)
                 if delivery is not None:
@@ -269,8 +306,8 @@ class Worker:
                         session,
                         delivery,
                         until=until,
-                        code=fault.code,
-                        detail=f"e-mail channel paused, the attempt does not count: {fault.detail}",
+                        code=code,
+                        detail=detail,
                         actor=self.name,
                         now=now,
                     )

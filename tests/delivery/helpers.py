@@ -22,7 +22,7 @@ from app.config import Settings
 from app.dataset import service as dataset_service
 from app.db import make_engine, utcnow
 from app.delivery import service as delivery_service
-from app.delivery.models import Delivery, DeliveryEvent
+from app.delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
 from app.migrations import upgrade
@@ -144,6 +144,20 @@ async def status_counts(url: str) -> dict[str, int]:
         counts = {status.value: n for status, n in rows}
     await engine.dispose()
     return counts
+
+
+async def lease_holders(url: str) -> dict[str, int]:
+    """Per worker name (host:pid), how many deliveries it holds under a lease now."""
+    engine = make_engine(url)
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(
+            select(Delivery.lease_owner, func.count())
+            .where(Delivery.status == DeliveryStatus.sending)
+            .group_by(Delivery.lease_owner)
+        )
+        holders = {str(owner): n for owner, n in rows}
+    await engine.dispose()
+    return holders
 
 
 async def unknown_outcomes(url: str) -> int:

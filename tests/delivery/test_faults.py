@@ -4,7 +4,9 @@ A real aiosmtpd server on 127.0.0.1 drops the connection (right after RCPT, or a
 message's data without answering it), stalls on DATA past the client's timeout, or answers 421
 (service closing) and closes. Each is a temporary failure: the delivery goes back to the queue
 with a next attempt time and the error kept, the next message goes out on a new connection (a
-broken or stuck one is never reused), and the letter is sent when its retry comes.
+broken or stuck one is never reused), and the letter is sent when its retry comes. A failure
+during DATA is marked "outcome unknown" (the server may have the message). A send that would
+outlive the worker's lease is given up on, and the letters left are handed back unsent.
 """
 
 from __future__ import annotations
@@ -114,14 +116,16 @@ async def _second_letter(client: httpx.AsyncClient, token: str) -> None:
 
 
 FAULTS = {
-    # fault: (the SMTP code kept, what the kept error says)
-    "drop after RCPT": (None, "SMTPServerDisconnected"),
-    "drop after DATA": (None, "SMTPServerDisconnected"),
-    "stall on DATA": (None, "SMTPReadTimeoutError"),
-    "421 at RCPT": (421, "Service shutting down"),
-    "421 at DATA": (421, "Service shutting down"),
-    "421 at DATA, left open": (421, "Service shutting down"),
+    # fault: (the SMTP code kept, what the kept error says, whether the server may have the
+    # message: the connection failed after it went out, so the retry may be a duplicate)
+    "drop after RCPT": (None, "SMTPServerDisconnected", False),
+    "drop after DATA": (None, "SMTPServerDisconnected", True),
+    "stall on DATA": (None, "SMTPReadTimeoutError", True),
+    "421 at RCPT": (421, "Service shutting down", False),
+    "421 at DATA": (421, "Service shutting down", False),
+    "421 at DATA, left open": (421, "Service shutting down", False),
 }
+UNKNOWN = "outcome unknown (the connection failed during DATA"
 
 
 class TestRunOnceAgainstAFaultyServer:
@@ -148,7 +152,7 @@ class TestRunOnceAgainstAFaultyServer:
             tried = await asyncio.wait_for(worker.run_once(), timeout=NO_HANG_SECONDS)
             assert tried == 2
             failed, sent = await _deliveries(session)
-            code, error = FAULTS[fault]
+            code, error, unknown = FAULTS[fault]
             assert failed.status is DeliveryStatus.queued  # temporary: it waits for a retry
             assert failed.attempts == 1
             assert failed.last_error_code == code
@@ -164,6 +168,7 @@ class TestRunOnceAgainstAFaultyServer:
             assert events[-1]["code"] == code
             assert "temporary failure; next attempt at" in events[-1]["detail"]
             assert error in events[-1]["detail"]
+            assert (UNKNOWN in events[-1]["detail"]) is unknown
 
             assert await worker.run_once() == 0  # not due yet: the loop does not spin on it
             failed.next_attempt_at = utcnow()  # its retry time comes
@@ -179,3 +184,49 @@ class TestRunOnceAgainstAFaultyServer:
         assert sink.connections == [first, second, second]  # a healthy connection is reused
         assert len(sink.messages) == 2
         assert {rcpt for _, [rcpt], _ in sink.messages} == {"president@pace.example"}
+
+
+class TestASendNeverOutlivesItsLease:
+    async def test_a_stalled_server_is_given_up_on_before_the_lease_ends_and_the_rest_handed_back(
+        self,
+        queued: dict[str, Any],
+        faulty_smtp: tuple[int, FaultySink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        """Were the worker still waiting on the server after its lease ended, another worker
+        could take the letter and send it as well. A 2-second lease (below what settings allow,
+        to keep the test short) and a 30-second SMTP timeout: the lease decides."""
+        port, sink = faulty_smtp
+        await _second_letter(client, queued["token"])
+        config = smtp_settings(settings, port, smtp_timeout_seconds=30, lease_seconds=2)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w1")
+        sink.fault = "stall on DATA"
+        try:
+            assert await asyncio.wait_for(worker.run_once(), timeout=NO_HANG_SECONDS) == 2
+        finally:
+            await transport.close()
+        stalled, handed_back = await _deliveries(session)
+        assert (stalled.status, stalled.attempts, stalled.lease_owner) == (
+            DeliveryStatus.queued,
+            1,
+            None,
+        )
+        assert "s left of the worker's lease" in (stalled.last_error or "")
+        events = await timeline(client, queued["token"], stalled.id)
+        assert UNKNOWN in events[-1]["detail"]
+        assert (handed_back.status, handed_back.attempts, handed_back.lease_owner) == (
+            DeliveryStatus.queued,
+            0,
+            None,
+        )
+        events = await timeline(client, queued["token"], handed_back.id)
+        assert [(e["from_status"], e["to_status"]) for e in events[-2:]] == [
+            ("queued", "sending"),
+            ("sending", "queued"),
+        ]
+        assert "lease ran out before this letter's turn" in events[-1]["detail"]
+        assert sink.messages == []

@@ -1,9 +1,11 @@
 """Kill test: workers SIGKILLed at random moments while a mailing goes out lose nothing.
 
 A real aiosmtpd server on 127.0.0.1 receives a 2,000-letter mailing sent by `appeals worker`
-subprocesses (1 on SQLite, 4 on PostgreSQL). At least 10 times, a random worker is killed and
-a new one started. Every letter must end sent; the server may see a letter twice only for a
-kill, and each such letter's log says its first outcome is unknown.
+subprocesses (1 on SQLite, 4 on PostgreSQL). 10 times, spread over the mailing, a worker that
+holds leased letters at that moment is killed and a new one started (a kill of a worker with
+nothing in hand would prove nothing). Every letter must end sent; the server may see a letter
+twice only for a kill, each such letter's log says its first outcome is unknown, and every kill
+left at least one such outcome behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +24,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import fresh_database, require_backend
-from tests.delivery.helpers import CountingSink, prepare_mailing, status_counts, unknown_outcomes
+from tests.delivery.helpers import (
+    CountingSink,
+    lease_holders,
+    prepare_mailing,
+    status_counts,
+    unknown_outcomes,
+)
 from tests.delivery.test_worker import _free_port
 
 LETTERS = 2000
@@ -64,14 +73,29 @@ async def test_killed_workers_lose_no_letter(
             )
 
         workers = [start() for _ in range(WORKERS[backend])]
-        kills = 0
+        kills = hits = left_behind = 0  # kills; those that left leased letters; how many
+        host = socket.gethostname()
         try:
-            while kills < planned_kills:
-                await asyncio.sleep(rng.uniform(0.3, 1.2))
-                victim = rng.randrange(len(workers))
+            give_up = time.monotonic() + 180
+            while hits < planned_kills:
+                assert time.monotonic() < give_up, f"only {hits} of {kills} kills hit leased work"
+                # Spread the kills over the mailing, each at a worker holding leases.
+                await asyncio.sleep(rng.uniform(0.05, 0.3))
+                if (await status_counts(url)).get("sent", 0) < hits * LETTERS // (KILLS + 2):
+                    continue
+                holders = await lease_holders(url)
+                holding = [i for i, w in enumerate(workers) if holders.get(f"{host}:{w.pid}")]
+                if not holding:
+                    continue  # a new worker still starting, or between two claims
+                victim = rng.choice(holding)
+                name = f"{host}:{workers[victim].pid}"
                 workers[victim].send_signal(signal.SIGKILL)
                 workers[victim].wait()
                 kills += 1
+                # What the dead worker left: leases nobody may take for 10 s.
+                left = (await lease_holders(url)).get(name, 0)
+                hits += left > 0
+                left_behind += left
                 workers[victim] = start()
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline:  # killed workers' leases expire after 10 s
@@ -95,10 +119,12 @@ async def test_killed_workers_lose_no_letter(
         assert sum(n - 1 for n in duplicates.values()) <= kills
         unknown = await unknown_outcomes(url)
         assert unknown >= len(duplicates)  # each duplicate is explained in the log
+        assert unknown >= left_behind  # each letter a dead worker held was logged so
         if planned_kills == 0:
             assert duplicates == {}
             assert unknown == 0
         print(
-            f"[{backend}] {kills} kills, {len(duplicates)} duplicates, "
+            f"[{backend}] {kills} kills ({hits} left {left_behind} leased letters), "
+            f"{len(duplicates)} duplicates, "
             f"{unknown} outcome-unknown events"
         )
