@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
@@ -31,19 +31,42 @@ log = logging.getLogger(__name__)
 S = DeliveryStatus
 
 
-def _due(now: datetime) -> Any:
-    return or_(
-        and_(Delivery.status == S.queued, Delivery.next_attempt_at <= now),
-        and_(Delivery.status == S.sending, Delivery.lease_expires_at < now),
-    )
-
-
 async def due_ids(
     session: AsyncSession, *, channel: ChannelKind, now: datetime, limit: int
-) -> Sequence[int]:
-    """Up to `limit` deliveries of `channel` due now or left by a dead worker, locked."""
-    rows = await due(session, channel=channel, now=now, limit=limit, columns=(Delivery.id,))
-    return [row.id for row in rows]
+) -> list[int]:
+    """Up to `limit` deliveries of `channel` left by a dead worker or due now, locked (on
+    PostgreSQL, skipping those another worker has locked), oldest due first.
+
+    Two queries, so that each walks ix_deliveries_due (channel, status, next_attempt_at, id) in
+    order and stops at `limit`: one query with an OR of the two states sorted every due row
+    (and joined it first), which grew with the queue. A paused campaign's letters wait:
+    pausing is how staff stop a mailing that went wrong."""
+    connection = await session.connection()
+
+    def locked(*where: Any) -> Select[int]:
+        return (
+            select(Delivery.id)
+            .join(Letter, Letter.id == Delivery.letter_id)
+            .join(Campaign, Campaign.id == Letter.campaign_id)
+            .where(Delivery.channel == channel, *where, Campaign.status != CampaignStatus.paused)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Delivery)
+        )
+
+    # Expired leases are few (a worker died holding them): they go first, as they are oldest.
+    orphans = await connection.scalars(
+        locked(Delivery.status == S.sending, Delivery.lease_expires_at < now)
+    )
+    ids = list(orphans)
+    if len(ids) < limit:
+        queued = await connection.scalars(
+            locked(Delivery.status == S.queued, Delivery.next_attempt_at <= now).limit(
+                limit - len(ids)
+            )
+        )
+        ids += queued
+    return ids
 
 
 async def due(
@@ -54,10 +77,10 @@ async def due(
     limit: int,
     columns: Sequence[Any],
 ) -> Sequence[Row[Any]]:
-    """`columns` of up to `limit` deliveries of `channel` due now or left by a dead worker,
-    with their letter, campaign and office joined; the deliveries locked.
-
-    A paused campaign's letters wait: pausing is how staff stop a mailing that went wrong."""
+    """`columns` of the `due_ids` deliveries, with their letter, campaign and office joined."""
+    ids = await due_ids(session, channel=channel, now=now, limit=limit)
+    if not ids:
+        return []
     connection = await session.connection()
     rows = await connection.execute(
         select(*columns)
@@ -65,10 +88,8 @@ async def due(
         .join(Letter, Letter.id == Delivery.letter_id)
         .join(Campaign, Campaign.id == Letter.campaign_id)
         .join(Recipient, Recipient.id == Delivery.recipient_id)
-        .where(Delivery.channel == channel, _due(now), Campaign.status != CampaignStatus.paused)
+        .where(Delivery.id.in_(ids))
         .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
     )
     return rows.all()
 
