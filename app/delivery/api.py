@@ -33,8 +33,7 @@ from app.letters import service as letters_service
 from app.letters.api import CSV, PDF
 from app.letters.deps import KitDep
 from app.letters.models import Digest, Letter
-from app.letters.pdf import Layout
-from app.letters.printing import Batch, render_batch
+from app.letters.printing import Batch
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
 from app.letters.service import LetterKit
 from app.recipients import service as recipients_service
@@ -195,11 +194,7 @@ async def get_print_batch(
 
 async def _rendered(session: AsyncSession, kit: LetterKit, batch_id: int) -> Batch:
     batch = await batches.get_batch(session, batch_id=batch_id)
-    return render_batch(
-        await batches.batch_letters(session, batch=batch),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
+    return await batches.render(session, batch=batch, settings=kit.settings)
 
 
 @router.get("/print-batches/{batch_id:int}.pdf", summary="The batch as one PDF", responses=PDF)

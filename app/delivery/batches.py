@@ -13,11 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign
+from app.config import Settings
 from app.db import utcnow
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter
+from app.letters.pdf import Layout
+from app.letters.printing import Batch, render_batch
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
@@ -40,7 +43,7 @@ async def create_batch(session: AsyncSession, *, campaign: Campaign, actor: str)
     ).all()
     if not rows:
         raise NotFound(f"campaign {campaign.slug!r} has no postal letter waiting to be printed")
-    batch = PrintBatch(campaign_id=campaign.id, created_by=actor)
+    batch = PrintBatch(campaign_id=campaign.id, created_by=actor, test_mode=campaign.test_mode)
     session.add(batch)
     await session.flush()
     for delivery, _country in rows:
@@ -74,6 +77,20 @@ async def batch_letters(
     ).all()
     offices = {r.id: r for r in await recipients_service.all_recipients(session)}
     return [(letter, offices[letter.recipient_id]) for letter, _ in letters]
+
+
+# On every page of a test-mode batch: its letters carry the offices' real addresses.
+TEST_MARK = "TEST - DO NOT POST"
+
+
+async def render(session: AsyncSession, *, batch: PrintBatch, settings: Settings) -> Batch:
+    """The batch's PDF and manifest, made again from the letters on record."""
+    return render_batch(
+        await batch_letters(session, batch=batch),
+        settings,
+        default_layout=Layout(settings.pdf_layout),
+        watermark=TEST_MARK if batch.test_mode else None,
+    )
 
 
 async def mark_posted(session: AsyncSession, *, batch: PrintBatch, actor: str) -> int:

@@ -12,8 +12,6 @@ from app.campaigns import service as campaigns_service
 from app.config import get_settings
 from app.console import run_in_session
 from app.delivery import batches
-from app.letters.pdf import Layout
-from app.letters.printing import render_batch
 
 post_app = typer.Typer(help="Letters for the post.")
 ACTOR = "cli"
@@ -32,9 +30,8 @@ def post_batch(
     async def work(session: AsyncSession) -> tuple[int, bytes, str, int]:
         found = await campaigns_service.get_campaign(session, slug=campaign)
         batch = await batches.create_batch(session, campaign=found, actor=ACTOR)
-        letters = await batches.batch_letters(session, batch=batch)
-        rendered = render_batch(letters, settings, default_layout=Layout(settings.pdf_layout))
-        return batch.id, rendered.pdf, rendered.manifest_csv, len(letters)
+        rendered = await batches.render(session, batch=batch, settings=settings)
+        return batch.id, rendered.pdf, rendered.manifest_csv, len(rendered.pages)
 
     batch_id, pdf, manifest, count = run_in_session(settings, work)
     out.mkdir(parents=True, exist_ok=True)

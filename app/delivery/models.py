@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from app.db import Base, UTCDateTime, utcnow
 from app.recipients.files import ChannelKind
@@ -117,6 +118,8 @@ class PrintBatch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     posted_by: Mapped[str | None] = mapped_column(String(320))
+    # made from a campaign in test mode: its pages say TEST, for its letters carry real addresses
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DeliveryEvent(Base):

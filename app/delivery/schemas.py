@@ -61,6 +61,7 @@ class PrintBatchRead(BaseModel):
     created_at: datetime
     posted_at: datetime | None
     posted_by: str | None
+    test_mode: bool  # a rehearsal: every page is marked TEST, not to be posted
     letters: int = 0
 
 

@@ -22,8 +22,6 @@ from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.errors import NotFound
 from app.letters.deps import KitDep
 from app.letters.models import Letter
-from app.letters.pdf import Layout
-from app.letters.printing import render_batch
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
 from app.staff.pages import EditorForm, StaffPage
@@ -113,11 +111,7 @@ async def batch_file(
     if kind not in ("pdf", "csv"):
         raise NotFound(f"no such file of print batch {batch_id}")
     batch = await batches.get_batch(session, batch_id=batch_id)
-    rendered = render_batch(
-        await batches.batch_letters(session, batch=batch),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
+    rendered = await batches.render(session, batch=batch, settings=kit.settings)
     body, media = (
         (rendered.pdf, "application/pdf")
         if kind == "pdf"

@@ -183,9 +183,11 @@ def render_pdf(
     *,
     default_layout: Layout = Layout.din5008_b,
     overrides: Mapping[str, Layout] | None = None,
+    watermark: str | None = None,
 ) -> tuple[bytes, list[int]]:
     """One PDF for all `letters`, each starting on a new page; the bytes and each letter's page
-    count. Raises AddressDoesNotFit or UnprintableCharacters naming the letter's reference."""
+    count; `watermark` across every page, under the text. Raises AddressDoesNotFit or
+    UnprintableCharacters naming the letter's reference."""
     if not letters:
         raise ValueError("No letters to render: a PDF needs at least one page.")
     glyphs = _fonts()
@@ -210,6 +212,8 @@ def render_pdf(
         for index, runs in enumerate(pages):
             if index == 0:
                 _draw_marks(pdf, layout)
+            if watermark:
+                _draw_watermark(pdf, watermark)
             _draw_runs(pdf, runs)
             pdf.showPage()
     pdf.save()
@@ -443,6 +447,21 @@ def _draw_marks(pdf: canvas.Canvas, layout: Layout) -> None:
     if layout is not Layout.us10:
         y = _PAGE_HEIGHT - _PUNCH_MARK * _PT
         pdf.line(3 * _PT, y, 10 * _PT, y)
+    pdf.restoreState()
+
+
+def _draw_watermark(pdf: canvas.Canvas, text: str) -> None:
+    """`text` in the top margin, and large, light and diagonal across the page, under the
+    letter's text: seen at once, the letter still legible."""
+    pdf.saveState()
+    pdf.setFillGray(0.45)
+    pdf.setFont(_BOLD, 14)
+    pdf.drawCentredString(_PAGE_WIDTH / 2, _PAGE_HEIGHT - 9 * _PT, text)
+    pdf.setFillGray(0.85)
+    pdf.setFont(_BOLD, 44)
+    pdf.translate(_PAGE_WIDTH / 2, _PAGE_HEIGHT / 2)
+    pdf.rotate(55)
+    pdf.drawCentredString(0, -15, text)
     pdf.restoreState()
 
 

@@ -95,14 +95,17 @@ def render_batch(
     settings: Settings,
     *,
     default_layout: Layout = Layout.din5008_b,
+    watermark: str | None = None,
 ) -> Batch:
-    """One PDF for many letters, and a CSV manifest: letter, office, country, pages."""
+    """One PDF for many letters, and a CSV manifest: letter, office, country, pages; with
+    `watermark`, written across every page."""
     if not letters:
         raise NotFound("there are no letters for this batch yet")
     try:
         pdf, pages = render_pdf(
             [printable(letter, recipient, settings) for letter, recipient in letters],
             default_layout=default_layout,
+            watermark=watermark,
         )
     except (AddressDoesNotFit, UnprintableCharacters) as exc:
         raise Unprintable(f"{exc} Correct the directory entry or the letter, then retry.") from exc

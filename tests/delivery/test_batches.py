@@ -5,6 +5,7 @@ import httpx
 from pdfminer.high_level import extract_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.delivery.batches import TEST_MARK
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 
@@ -64,3 +65,59 @@ class TestPrintBatches:
         assert (
             await client.get("/api/v1/print-batches/999999.pdf", headers=auth)
         ).status_code == 404
+
+    async def test_a_test_mode_batch_says_test_on_every_page_and_a_real_one_does_not(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        """Its letters carry the offices' real postal addresses: only the mark keeps a
+        rehearsal from being posted."""
+        _, token = await make_staff(session, Role.campaigner)
+        auth = bearer(token)
+        created = await client.post(
+            "/api/v1/campaigns",
+            json={
+                "slug": "rehearsal",
+                "title": "Free Aron Atabek",
+                "cases": ["atabek"],
+                "targets": {"selectors": [{"tag": "national"}]},
+                "template": "individual-appeal",
+                "channel_preference": ["postal"],
+            },
+            headers=auth,
+        )
+        assert created.status_code == 201
+        changed = await client.patch(
+            "/api/v1/campaigns/rehearsal",
+            json={"test_mode": True, "test_address": "staff@ngo.example"},
+            headers=auth,
+        )
+        assert changed.status_code == 200
+        new_letters = "/api/v1/campaigns/rehearsal/letters"
+        assert (await client.post(new_letters, json={"name": "Ada"}, headers=auth)).is_success
+        rehearsal = await client.post("/api/v1/campaigns/rehearsal/print-batches", headers=auth)
+        assert rehearsal.status_code == 201
+        assert rehearsal.json()["test_mode"] is True
+
+        changed = await client.patch(
+            "/api/v1/campaigns/rehearsal", json={"test_mode": False}, headers=auth
+        )
+        assert changed.status_code == 200
+        assert (await client.post(new_letters, json={"name": "Grace"}, headers=auth)).is_success
+        real = await client.post("/api/v1/campaigns/rehearsal/print-batches", headers=auth)
+        assert real.status_code == 201
+        assert real.json()["test_mode"] is False
+
+        def pages(batch_id: int) -> list[str]:
+            return extract_text(io.BytesIO(pdfs[batch_id])).split("\f")[:-1]
+
+        pdfs = {
+            batch["id"]: (
+                await client.get(f"/api/v1/print-batches/{batch['id']}.pdf", headers=auth)
+            ).content
+            for batch in (rehearsal.json(), real.json())
+        }
+        # Made again later, the rehearsal still says TEST: it was made in test mode.
+        marked = pages(rehearsal.json()["id"])
+        assert len(marked) >= rehearsal.json()["letters"] > 0
+        assert all(TEST_MARK in page for page in marked)
+        assert not any(TEST_MARK in page for page in pages(real.json()["id"]))

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaigns.models import Campaign
 from app.delivery import pages
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.staff.models import Role
@@ -132,8 +133,25 @@ class TestWork:
         pdf = await client.get(f"/staff/batches/{batch_id}.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         page = await client.get("/staff/batches")
+        assert "TEST, not to be posted" not in page.text  # a real campaign's batch
         posted = await client.post(
             f"/staff/batches/{batch_id}/posted", data={"csrf_token": form_token(page.text)}
         )
         assert posted.status_code == 303
         assert await _status(session, m.postal) is DeliveryStatus.posted
+
+    async def test_a_batch_made_in_test_mode_is_marked_on_the_page(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await mailing(client, session)
+        campaign = await session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+        assert campaign is not None
+        campaign.test_mode, campaign.test_address = True, "staff@ngo.example"
+        await session.commit()
+        await signed_in(client, session, Role.campaigner)
+        page = await client.get("/staff/batches")
+        made = await client.post(
+            f"/staff/campaigns/{SLUG}/batches", data={"csrf_token": form_token(page.text)}
+        )
+        assert made.status_code == 303
+        assert "TEST, not to be posted" in (await client.get("/staff/batches")).text
