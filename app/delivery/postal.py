@@ -230,6 +230,11 @@ async def send(
             code=None,
             temporary=False,
         ) from exc
+    if item.attempt > 1:
+        # An earlier attempt may have made the letter, its answer lost, its key forgotten.
+        made = await client.find_letter(item.idempotency_key)
+        if made is not None:
+            return made
     return await client.create_letter(
         idempotency_key=item.idempotency_key,
         to=item.to,

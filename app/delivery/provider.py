@@ -3,10 +3,12 @@
 The API is called only at `printmail_base_url`, with the API key as the basic-auth user. Every
 letter is created with an `Idempotency-Key`: sending the same request again (after a timeout, or
 after a worker died before recording the answer) gets back the letter the provider already
-made, not a second one. Answers are sorted the way the SMTP path sorts them: timeouts, lost
-connections, 429 and 5xx are temporary (a 429's Retry-After is kept); other 4xx are permanent,
-with the code. 401 and 403 mean our credentials or account are wrong, not the letter: they raise
-ProviderConfigError, which is deliberately not a ProviderError, so no caller fails a letter for it.
+made, not a second one. The provider forgets a key after a day, so a retry first looks the
+letter up by the key, which it also sends as metadata. Answers are sorted the way the SMTP path
+sorts them: timeouts, lost connections, 429 and 5xx are temporary (a 429's Retry-After is
+kept); other 4xx are permanent, with the code. 401 and 403 mean our credentials or account are
+wrong, not the letter: they raise ProviderConfigError, which is deliberately not a
+ProviderError, so no caller fails a letter for it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,21 @@ class PrintMailClient:
                 "the provider accepted the letter but sent no id", code=None, temporary=True
             )
         return reference
+
+    async def find_letter(self, idempotency_key: str) -> str | None:
+        """The id of a letter made with `idempotency_key`, found by its metadata, or None.
+
+        The provider keeps idempotency keys for a day only, and our retries run for days: a
+        retry asks first, so an attempt whose answer was lost is not made twice."""
+        answer = await self._request(
+            "GET", "/letters", params={"metadata[idempotency_key]": idempotency_key, "limit": 2}
+        )
+        found = [
+            item["id"]
+            for item in answer.get("data") or []
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]
+        ]
+        return found[0] if found else None
 
     async def tracking(self, reference: str) -> list[TrackingEvent]:
         """The letter's tracking events so far, oldest first."""

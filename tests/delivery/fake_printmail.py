@@ -3,9 +3,11 @@
 It asks for the API key as the basic-auth user; creates letters from a multipart form with a PDF
 and `to`/`from` addresses, answering 422 with a message for what it will not take; keeps each
 created letter under its `Idempotency-Key`, so the same request again gets the same letter (200)
-and creates nothing; serves each letter with its `tracking_events`. A test can script the next
-answers (429 with Retry-After, 500, 503), stall past the client's timeout (the letter is still
-made, as a real server that received the request would), and add tracking events.
+and creates nothing, until the test makes it forget its keys (a real one forgets them after a
+day); lists letters, filtered by metadata; serves each letter with its `tracking_events`. A
+test can script the next answers (429 with Retry-After, 500, 503), stall past the client's
+timeout (the letter is still made, as a real server that received the request would), and add
+tracking events.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class FakePrintMail:
         self.app = Starlette(
             routes=[
                 Route("/v1/letters", self._create, methods=["POST"]),
+                Route("/v1/letters", self._list, methods=["GET"]),
                 Route("/v1/letters/{letter_id}", self._retrieve, methods=["GET"]),
             ]
         )
@@ -90,6 +93,11 @@ class FakePrintMail:
     def stall_next(self, seconds: float) -> None:
         with self._lock:
             self._script.append(Scripted(stall_seconds=seconds))
+
+    def forget_keys(self) -> None:
+        """A day has passed: the same Idempotency-Key would now make a second letter."""
+        with self._lock:
+            self._by_key.clear()
 
     def track(self, letter_id: str, name: str) -> str:
         """The letter moves on: a tracking event named as the provider names them."""
@@ -153,6 +161,25 @@ class FakePrintMail:
                 self._by_key[key] = letter.id
             self._made.notify_all()
         return JSONResponse(letter.as_json())
+
+    async def _list(self, request: Request) -> JSONResponse:
+        """Letters, newest first; `metadata[KEY]=VALUE` keeps those whose metadata match."""
+        refused = await self._before(request, None)
+        if refused is not None:
+            return refused
+        wanted = {
+            name[len("metadata[") : -1]: value
+            for name, value in request.query_params.items()
+            if name.startswith("metadata[") and name.endswith("]")
+        }
+        limit = int(request.query_params.get("limit", "10"))
+        with self._lock:
+            found = [
+                letter.as_json()
+                for letter in reversed(self.letters.values())
+                if all(letter.metadata.get(k) == v for k, v in wanted.items())
+            ]
+        return JSONResponse({"object": "list", "data": found[:limit], "count": len(found[:limit])})
 
     async def _retrieve(self, request: Request) -> JSONResponse:
         refused = await self._before(request, None)

@@ -178,6 +178,20 @@ class TestPrintMailClient:
         }
         assert letter.metadata == {"idempotency_key": "key-1"}
 
+    async def test_a_letter_is_found_by_its_key_after_the_provider_forgot_the_key(
+        self, provider: tuple[FakePrintMail, str]
+    ) -> None:
+        fake, base_url = provider
+        client = make_printmail(provider_settings(Settings(), base_url))
+        made = await self.create(client)
+        await self.create(client, key="key-2")
+        fake.forget_keys()
+        found = await client.find_letter("key-1")
+        missing = await client.find_letter("key-3")
+        await client.aclose()
+        assert (found, missing) == (made, None)
+        assert len(fake.letters) == 2
+
     async def test_a_refused_api_key_is_a_configuration_error(
         self, provider: tuple[FakePrintMail, str]
     ) -> None:
@@ -314,7 +328,7 @@ class TestRunPostalRound:
         assert delivery.external_id == first
         assert delivery.attempts == 2
         assert len(fake.letters) == 1
-        assert fake.posts() == [delivery.idempotency_key, delivery.idempotency_key]
+        assert fake.posts() == [delivery.idempotency_key]  # the retry found it first
         logged = await events(session, delivery)
         assert any("outcome of attempt 1 is unknown" in (e.detail or "") for e in logged)
 
@@ -389,15 +403,17 @@ class TestRunPostalRound:
         assert "no answer within 0.3 s" in (delivery.last_error or "")
 
         await asyncio.to_thread(fake.wait_for_letters, 1)
+        fake.forget_keys()  # the retry comes after the provider's idempotency window
         await run_postal_round(
             sessionmaker, config, client, worker_name="w1", now=delivery.next_attempt_at
         )
         await client.aclose()
         delivery = await the_delivery(session)
         assert delivery.status is S.printed
-        [letter] = fake.letters.values()
+        [letter] = fake.letters.values()  # found by its metadata, not made again
         assert delivery.external_id == letter.id
-        assert len(fake.posts()) == 2
+        assert len(fake.posts()) == 1
+        assert ("GET", "/v1/letters", None) in fake.requests
 
     async def test_a_refused_address_fails_with_the_code(
         self,
