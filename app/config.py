@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_starttls: bool = False
     smtp_tls: bool = False
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) trusted for the SMTP and IMAP servers besides the "
+        "system's: for a server whose certificate an organisation's own CA signed.",
+    )
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout_seconds: float = Field(default=30, gt=0)
@@ -172,6 +178,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.var_dir / 'appeals.db').as_posix()}"
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """A client's TLS context: certificates and host names checked, against the system's CAs
+    and `tls_ca_file` if set."""
+    context = ssl.create_default_context()
+    if settings.tls_ca_file is not None:
+        context.load_verify_locations(cafile=settings.tls_ca_file)
+    return context
 
 
 @lru_cache

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from app.config import Settings
+from app.config import Settings, tls_context
 from app.db import utcnow
 
 
@@ -311,7 +311,7 @@ class SmtpTransport:
             use_tls=s.smtp_tls,
             start_tls=s.smtp_starttls,
             timeout=s.smtp_timeout_seconds,
-            tls_context=ssl.create_default_context() if (s.smtp_tls or s.smtp_starttls) else None,
+            tls_context=tls_context(s) if (s.smtp_tls or s.smtp_starttls) else None,
         )
         try:
             await client.connect()

@@ -16,14 +16,13 @@ import asyncio
 import imaplib
 import logging
 import re
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
+from app.config import Settings, tls_context
 from app.responses import service
 
 log = logging.getLogger(__name__)
@@ -69,17 +68,24 @@ class ImapMailbox:
         s = self.settings
         if not s.imap_host:
             raise MailboxError("no IMAP server configured (APPEALS_IMAP_HOST)")
-        if s.imap_tls:
-            self._client = imaplib.IMAP4_SSL(
-                s.imap_host,
-                s.imap_port,
-                ssl_context=ssl.create_default_context(),
-                timeout=s.imap_timeout_seconds,
-            )
-        else:
-            self._client = imaplib.IMAP4(s.imap_host, s.imap_port, timeout=s.imap_timeout_seconds)
-            if s.imap_starttls:
-                self._client.starttls(ssl.create_default_context())
+        try:
+            if s.imap_tls:
+                self._client = imaplib.IMAP4_SSL(
+                    s.imap_host,
+                    s.imap_port,
+                    ssl_context=tls_context(s),
+                    timeout=s.imap_timeout_seconds,
+                )
+            else:
+                self._client = imaplib.IMAP4(
+                    s.imap_host, s.imap_port, timeout=s.imap_timeout_seconds
+                )
+                if s.imap_starttls:
+                    self._client.starttls(tls_context(s))
+        except (OSError, imaplib.IMAP4.error) as exc:  # ssl.SSLError is an OSError
+            raise MailboxError(
+                f"cannot open the IMAP connection to {s.imap_host}:{s.imap_port}: {exc}"
+            ) from exc
         try:
             self.client.login(s.imap_username or "", s.imap_password or "")
         except imaplib.IMAP4.error as exc:  # imaplib raises on NO for LOGIN

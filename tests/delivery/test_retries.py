@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -194,3 +197,50 @@ class TestChannelPause:
         )
         assert response.status_code == 404
         assert response.json()["error"] == "NotFound"
+
+    async def test_an_untrusted_certificate_pauses_email_and_our_own_ca_lets_it_go(
+        self,
+        queued: dict[str, Any],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        tmp_path: Path,
+    ) -> None:
+        """A server requiring STARTTLS, its certificate signed by the organisation's own CA:
+        unknown to the system, it is refused before anything is sent (our settings, so the
+        channel pauses); named in `tls_ca_file`, it is trusted."""
+        ca = trustme.CA()
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        sink, port = Sink(), _free_port()
+        controller = Controller(
+            sink, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True
+        )
+        controller.start()
+        token = queued["token"]
+        try:
+            untrusted = smtp_settings(settings, port, smtp_starttls=True)
+            worker = Worker(sessionmaker, untrusted, SmtpTransport(untrusted), name="w")
+            assert await worker.run_once() == 1
+            await worker.transport.close()
+            delivery = await the_delivery(session)
+            assert (delivery.status, delivery.attempts) == (DeliveryStatus.queued, 0)
+            [paused] = (await client.get("/api/v1/channels/pauses", headers=bearer(token))).json()
+            assert "certificate verify failed" in paused["reason"]
+            assert sink.messages == []
+
+            resumed = await client.delete("/api/v1/channels/email/pause", headers=bearer(token))
+            assert resumed.status_code == 204
+            delivery.next_attempt_at = utcnow()
+            await session.commit()
+            trusted = untrusted.model_copy(update={"tls_ca_file": tmp_path / "ca.pem"})
+            worker = Worker(sessionmaker, trusted, SmtpTransport(trusted), name="w")
+            assert await worker.run_once() == 1
+            await worker.transport.close()
+        finally:
+            controller.stop()
+        delivery = await the_delivery(session)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.sent, 1)
+        assert len(sink.messages) == 1

@@ -2,13 +2,16 @@
 
 It speaks the commands the poller uses (CAPABILITY, LOGIN, CREATE, SELECT, UID SEARCH/FETCH/
 COPY/STORE/MOVE/EXPUNGE, EXPUNGE, LOGOUT) over asyncio, keeps folders in memory, and records the
-commands it was sent, so a test can check what the client really did to the mailbox.
+commands it was sent, so a test can check what the client really did to the mailbox. Given a
+server TLS context, it speaks TLS from the start (port 993 style) or, with STARTTLS among its
+capabilities, upgrades the connection when asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from dataclasses import dataclass, field
 
 
@@ -28,6 +31,8 @@ class FakeImap:
     commands: list[str] = field(default_factory=list)
     _next_uid: int = 1
     server: asyncio.Server | None = None
+    tls: ssl.SSLContext | None = None  # the server's certificate, for TLS or STARTTLS
+    implicit_tls: bool = False  # TLS from the first byte, else only after STARTTLS
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> int:
         uid, self._next_uid = self._next_uid, self._next_uid + 1
@@ -35,7 +40,9 @@ class FakeImap:
         return uid
 
     async def start(self) -> int:
-        self.server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(
+            self._session, "127.0.0.1", 0, ssl=self.tls if self.implicit_tls else None
+        )
         port: int = self.server.sockets[0].getsockname()[1]
         return port
 
@@ -58,6 +65,11 @@ class FakeImap:
                     command = f"UID {sub.upper()}"
                 self.commands.append(command if command != "LOGIN" else "LOGIN")
                 ok = f"{tag} OK {command} done\r\n".encode()
+                if command == "STARTTLS" and self.tls is not None and not self.implicit_tls:
+                    writer.write(ok)
+                    await writer.drain()
+                    await writer.start_tls(self.tls)
+                    continue
                 if command == "CAPABILITY":
                     writer.write(f"* CAPABILITY {' '.join(self.capabilities)}\r\n".encode() + ok)
                 elif command == "LOGIN":

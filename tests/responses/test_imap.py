@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -142,3 +145,67 @@ class TestPoll:
         )
         with pytest.raises(imap.MailboxError, match="LOGIN refused"):
             await imap.poll_once(sessionmaker, config)
+
+
+class TestTls:
+    """The poller checks the server's certificate, trusting an organisation's own CA when
+    `tls_ca_file` names it; nothing is sent in clear before STARTTLS."""
+
+    @pytest.fixture
+    def ca(self) -> trustme.CA:
+        return trustme.CA()
+
+    def server_with(self, ca: trustme.CA, *, implicit: bool) -> FakeImap:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        capabilities = ("IMAP4rev1", "UIDPLUS") if implicit else ("IMAP4rev1", "STARTTLS")
+        return FakeImap(capabilities=capabilities, tls=context, implicit_tls=implicit)
+
+    @pytest.mark.parametrize("implicit", [True, False], ids=["tls", "starttls"])
+    async def test_mail_is_read_over_tls_from_a_server_our_ca_signed(
+        self,
+        implicit: bool,
+        ca: trustme.CA,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tmp_path: Path,
+    ) -> None:
+        server = self.server_with(ca, implicit=implicit)
+        server.deliver(sample("gmail-vacation.eml"))
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        try:
+            config = (await imap_settings(settings, server)).model_copy(
+                update={
+                    "imap_tls": implicit,
+                    "imap_starttls": not implicit,
+                    "tls_ca_file": tmp_path / "ca.pem",
+                }
+            )
+            result = await imap.poll_once(sessionmaker, config)
+        finally:
+            await server.stop()
+        assert (result.moved, result.failed) == (1, [])
+        assert server.folders["INBOX"] == []
+        if not implicit:
+            assert server.commands.index("STARTTLS") < server.commands.index("LOGIN")
+
+    @pytest.mark.parametrize("implicit", [True, False], ids=["tls", "starttls"])
+    async def test_a_certificate_we_do_not_trust_is_refused_before_login(
+        self,
+        implicit: bool,
+        ca: trustme.CA,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        server = self.server_with(ca, implicit=implicit)
+        server.deliver(sample("gmail-vacation.eml"))
+        try:
+            config = (await imap_settings(settings, server)).model_copy(
+                update={"imap_tls": implicit, "imap_starttls": not implicit}
+            )
+            with pytest.raises(imap.MailboxError, match="certificate verify failed"):
+                await imap.poll_once(sessionmaker, config)
+        finally:
+            await server.stop()
+        assert "LOGIN" not in server.commands
+        assert len(server.folders["INBOX"]) == 1
