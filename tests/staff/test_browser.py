@@ -169,3 +169,52 @@ class TestStaffArea:
             page.goto(f"{base}/staff/campaigns/{SLUG}")
             assert page.url.startswith(f"{base}/staff/login")
             browser.close()
+
+    def test_record_a_postal_reply_classify_it_and_find_it_in_the_log(
+        self, chromium_path: str, server: str
+    ) -> None:
+        from playwright.sync_api import sync_playwright
+
+        base = server
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path,
+                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/staff/responses")
+            page.fill("#email", ADMIN)
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in")
+            assert page.url == f"{base}/staff/responses"
+            assert "0 responses." in page.content()
+
+            page.click("text=Record a postal reply")
+            page.select_option("#campaign", SLUG)
+            page.select_option("#office", "uk-prime-minister")
+            page.fill("#from_name", "Correspondence Unit, 10 Downing Street")
+            page.fill("#subject", "Your letter about Mr Bokayev and Mr Ayan")
+            page.fill("#text", "Thank you for your letter. It has been passed to the FCDO.")
+            page.screenshot(path=str(SCREENSHOTS / "staff-response-new.png"), full_page=True)
+            page.click("form.sign-form button[type=submit]")
+            assert page.url.startswith(f"{base}/staff/responses/")
+            details = page.locator("dl").inner_text()
+            assert "Prime Minister" in details and "by post" in details
+            assert "It has been passed to the FCDO." in page.locator("pre.body").inner_text()
+
+            page.select_option("#kind", "forwarded")
+            page.fill("#notes", "Passed to the Foreign Office; follow up there.")
+            page.click("form.sign-form button[type=submit]")
+            classified = page.locator("dl").inner_text()
+            assert f"Forwarded by {ADMIN}" in classified
+            page.screenshot(path=str(SCREENSHOTS / "staff-response.png"), full_page=True)
+
+            page.click("text=← Responses")
+            page.select_option("#f-kind", "forwarded")
+            page.click("form.preview-form button")
+            assert "1 response." in page.content()
+            row = page.locator("table tbody tr").first.inner_text()
+            assert "Your letter about Mr Bokayev and Mr Ayan" in row and "Forwarded" in row
+            page.screenshot(path=str(SCREENSHOTS / "staff-responses.png"), full_page=True)
+            browser.close()
