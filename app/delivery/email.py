@@ -24,6 +24,7 @@ import html
 import os
 import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -53,11 +54,18 @@ def parse_token(token: str, secret: str) -> int | None:
     return int(ident) if hmac.compare_digest(expected, token) else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outgoing:
     message: EmailMessage
     envelope_from: str
     envelope_to: str
+    # The message's bytes, written by build() as it built the message (the email package's
+    # generator costs more than the rest of building); None once the message was changed.
+    wire: bytes | None = None
+
+    def as_bytes(self) -> bytes:
+        """The message as sent: CRLF line ends, every header encoded and folded."""
+        return self.wire if self.wire is not None else self.message.as_bytes()
 
 
 # Every character `str.splitlines` breaks on, and the other controls but tab: none may reach a
@@ -224,7 +232,7 @@ def build(
     )
     page = f'<!doctype html><html lang="{html.escape(language)}"><body>{paragraphs}</body></html>'
     message = EmailMessage(policy=POLICY)
-    for header in (
+    headers = (
         mailbox(
             "From", f"{sender_name} via {campaign_title}", f"{settings.campaign_mailbox}@{domain}"
         ),
@@ -237,12 +245,39 @@ def build(
         verbatim("Auto-Submitted", "no"),  # written by a person, not an auto-reply
         verbatim("MIME-Version", "1.0"),
         verbatim("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-    ):
-        message[header.name] = header
-    message.set_payload(
-        [text_part(body, "plain", boundary=boundary), text_part(page, "html", boundary=boundary)]
     )
-    return Outgoing(message, f"bounce+{token}@{domain}", to_address)
+    for header in headers:
+        message[header.name] = header
+    parts = (
+        text_part(body, "plain", boundary=boundary),
+        text_part(page, "html", boundary=boundary),
+    )
+    message.set_payload(list(parts))
+    wire = _wire(headers, parts, boundary)
+    return Outgoing(message, f"bounce+{token}@{domain}", to_address, wire)
+
+
+def _wire(headers: Sequence[Encoded], parts: Sequence[MIMEPart], boundary: str) -> bytes | None:
+    """What the email package's generator makes of such a message (tests/delivery/test_email.py
+    compares the two), written directly: every header is already in wire form and every part's
+    payload already encoded, so it is a join. None (the generator, then) for anything else."""
+    out = [_lines(headers), "", f"--{boundary}"]
+    for index, part in enumerate(parts):
+        if index:
+            out.append(f"--{boundary}")
+        part_headers = [value for _, value in part.items()]
+        payload = part.get_payload()
+        if not isinstance(payload, str) or not payload.endswith("\n"):
+            return None
+        if not all(isinstance(header, Encoded) for header in part_headers):
+            return None
+        out += [_lines(part_headers), "", payload[:-1].replace("\n", "\r\n"), ""]
+    out.append(f"--{boundary}--\r\n")
+    return "\r\n".join(out).encode("ascii")
+
+
+def _lines(headers: Sequence[Encoded]) -> str:
+    return "\r\n".join(line for header in headers for line in header.lines)
 
 
 class SendError(Exception):
@@ -285,7 +320,7 @@ class OutboxTransport:
         name = str(outgoing.message["Message-ID"]).strip("<>").split("@")[0] + ".eml"
         temporary = self.folder / f".{name}.tmp"
         temporary.write_bytes(
-            f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + outgoing.message.as_bytes()
+            f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + outgoing.as_bytes()
         )
         os.replace(temporary, self.folder / name)
         return f"written to {self.folder / name}"
@@ -335,7 +370,7 @@ class SmtpTransport:
                 await client.mail(outgoing.envelope_from)
                 await client.rcpt(outgoing.envelope_to)
                 sent = True
-                response = await client.data(outgoing.message.as_bytes())
+                response = await client.data(outgoing.as_bytes())
         except aiosmtplib.SMTPResponseException as exc:
             # The server answered: whatever it said, it did not take the message.
             if exc.code == 421:  # and it is closing the connection (RFC 5321 3.8)
@@ -387,3 +422,4 @@ def make_transport(settings: Settings) -> Transport:
 def attach(outgoing: Outgoing, *, filename: str, content: str, subtype: str = "csv") -> None:
     """Add a text attachment (a digest's list of co-signers) to a built message."""
     outgoing.message.add_attachment(content, subtype=subtype, filename=filename, charset="utf-8")
+    outgoing.wire = None  # the generator writes the new structure
