@@ -693,15 +693,19 @@ def report(label: str, number: int, phases: list[Phase]) -> None:
     if len(phases) == 3:
         verdict.append(f"{measured.rate / phases[1].rate:.1f}× mailmerge (target ≥ 2×)")
     print(f"[{label}]   appeals worker: {', '.join(verdict)}")
-    # On a machine whose cores are all busy, rates go as the inverse of the whole machine's
-    # CPU per letter: the sink's and PostgreSQL's share the cores with the senders.
-    loop_cpu = 1000 * plain.cpu["whole machine"] / plain.letters
-    worker_cpu = 1000 * measured.cpu["whole machine"] / measured.letters
-    print(
-        f"[{label}]   whole machine's CPU per letter: plain loop {loop_cpu:.2f} ms, appeals "
-        f"worker {worker_cpu:.2f} ms (with start-up): with every core busy, the worker can reach "
-        f"{loop_cpu / worker_cpu:.0%} of the loop here"
-    )
+    if measured.steady and "PostgreSQL backends" in measured.cpu:
+        # Both cores are shared by every process of a phase: what each letter costs them all.
+        loop_cpu = 1000 * (plain.cpu["bench process"] + plain.cpu["sink"]) / plain.letters
+        worker_cpu = (
+            1000
+            * (measured.cpu["of which after start-up"] + measured.cpu["PostgreSQL backends"])
+            / measured.steady
+            + 1000 * measured.cpu["sink"] / measured.letters
+        )
+        print(
+            f"[{label}]   CPU per letter of all the processes: plain loop {loop_cpu:.2f} ms "
+            f"(sender and sink), appeals worker {worker_cpu:.2f} ms (workers, PostgreSQL, sink)"
+        )
 
 
 def spread(label: str, rounds: list[list[Phase]]) -> None:

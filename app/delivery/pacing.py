@@ -7,6 +7,7 @@ that may not go now is given a later attempt time: the claim loop never sleeps.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,13 @@ class Recent:
     last_day: int
 
 
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    """ZoneInfo keeps only the last few zones it made; an office's zone is wanted per letter
+    and was read from disk again (seen in bench/dispatch.py's profile)."""
+    return ZoneInfo(name)
+
+
 def _next_opening(local: datetime, pacing: Pacing) -> datetime:
     """The next start of working hours on a working day, after `local`."""
     day = local.replace(hour=pacing.office_hours_start, minute=0, second=0, microsecond=0)
@@ -37,7 +45,7 @@ def next_slot(
     now: datetime, *, timezone: str, pacing: Pacing, recent: Recent, rng: random.Random
 ) -> datetime | None:
     """None if a letter may go to the office now, else the earliest time worth trying again."""
-    local = now.astimezone(ZoneInfo(timezone))
+    local = now.astimezone(_zone(timezone))
     jitter = timedelta(seconds=rng.uniform(0, pacing.jitter_seconds))
     working = local.weekday() in pacing.office_days and (
         pacing.office_hours_start <= local.hour < pacing.office_hours_end
