@@ -122,8 +122,7 @@ async def take_all(
                     S.queued,
                     actor=owner,
                     now=now,
-                    detail=f"lease of {delivery.lease_owner} expired: the outcome of attempt "
-                    f"{delivery.attempts} is unknown; {again}",
+                    detail=_expired(delivery.lease_owner, delivery.attempts, again),
                 )
             )
         service.check(channel, S.queued, S.sending)
@@ -141,6 +140,11 @@ async def take_all(
         )
     )
     await connection.execute(insert(DeliveryEvent), events)
+
+
+def _expired(owner: str | None, attempt: int, again: str) -> str:
+    """What the log says when a dead worker's lease is taken over (the kill test reads it)."""
+    return f"lease of {owner} expired: the outcome of attempt {attempt} is unknown; {again}"
 
 
 def _event(
@@ -193,10 +197,7 @@ def take(
             delivery,
             S.queued,
             actor=owner,
-            detail=(
-                f"lease of {delivery.lease_owner} expired: the outcome of attempt "
-                f"{delivery.attempts} is unknown; {again}"
-            ),
+            detail=_expired(delivery.lease_owner, delivery.attempts, again),
             now=now,
         )
     service.transition(session, delivery, S.sending, actor=owner, detail=detail, now=now)
