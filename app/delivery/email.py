@@ -281,17 +281,11 @@ def _lines(headers: Sequence[Encoded]) -> str:
 
 
 class SendError(Exception):
-    """A failed attempt; `temporary` decides between a retry and a permanent failure.
+    """A failed attempt; `temporary` decides between a retry and a permanent failure."""
 
-    `unknown`: the connection failed during DATA, before the server's final answer, so the
-    server may have accepted the message; the retry (with the same Message-ID) may then be a
-    duplicate, and the delivery's log says so."""
-
-    def __init__(
-        self, detail: str, *, code: int | None, temporary: bool, unknown: bool = False
-    ) -> None:
+    def __init__(self, detail: str, *, code: int | None, temporary: bool) -> None:
         super().__init__(detail)
-        self.detail, self.code, self.temporary, self.unknown = detail, code, temporary, unknown
+        self.detail, self.code, self.temporary = detail, code, temporary
 
 
 class ChannelFault(SendError):
@@ -383,12 +377,12 @@ class SmtpTransport:
             detail = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError) and not str(exc) and within is not None:
                 detail = f"no answer within the {within:.0f} s left of the worker's lease"
-            if sent:
+            if sent:  # the server may have the message: its log says the retry may duplicate it
                 detail = (
                     "outcome unknown (the connection failed during DATA: the server may have "
                     f"accepted the message, and the retry keeps its Message-ID): {detail}"
                 )
-            raise SendError(detail, code=None, temporary=True, unknown=sent) from exc
+            raise SendError(detail, code=None, temporary=True) from exc
         return response.message
 
     async def _reset(self) -> None:
