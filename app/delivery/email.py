@@ -344,6 +344,7 @@ class SmtpTransport:
         )
         try:
             await client.connect()
+            await _greet(client)
             if s.smtp_username and s.smtp_password:
                 await client.login(s.smtp_username, s.smtp_password)
         except aiosmtplib.SMTPAuthenticationError as exc:
@@ -361,8 +362,7 @@ class SmtpTransport:
         try:
             async with asyncio.timeout(within):
                 client = await self._connected()
-                await client.mail(outgoing.envelope_from)
-                await client.rcpt(outgoing.envelope_to)
+                await _envelope(client, outgoing)
                 sent = True
                 response = await client.data(outgoing.as_bytes())
         except aiosmtplib.SMTPResponseException as exc:
@@ -405,6 +405,43 @@ class SmtpTransport:
             except aiosmtplib.SMTPException:
                 self._client.close()
         self._client = None
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO (HELO for an old server) once per connection, as `SMTP.mail` would before MAIL."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+
+
+async def _envelope(client: aiosmtplib.SMTP, outgoing: Outgoing) -> None:
+    """MAIL FROM and RCPT TO. `SMTP.mail` and `rcpt` parse each address again with the email
+    package (a tenth of a worker's CPU); ours are already checked, and `_path` says so."""
+    reverse_path, forward_path = _path(outgoing.envelope_from), _path(outgoing.envelope_to)
+    sender = await client.execute_command(b"MAIL", b"FROM:" + reverse_path)
+    if sender.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(sender.code, sender.message, outgoing.envelope_from)
+    recipient = await client.execute_command(b"RCPT", b"TO:" + forward_path)
+    if recipient.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(
+            recipient.code, recipient.message, outgoing.envelope_to
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(address: str) -> bytes:
+    """`<address>` for MAIL and RCPT; SendError for anything no server should see there (an
+    address is built or checked before it gets here, so this is the last guard, not a parser)."""
+    if not _ADDR_SPEC.fullmatch(address) and not _quoted_ascii(address):
+        raise SendError(f"not an address SMTP can carry: {address!r}", code=None, temporary=False)
+    return f"<{address}>".encode("ascii")
+
+
+def _quoted_ascii(address: str) -> bool:
+    """A rarer but valid form (a quoted local part): printable ASCII, no angle brackets."""
+    return address.isascii() and address.isprintable() and "<" not in address and ">" not in address
 
 
 def make_transport(settings: Settings) -> Transport:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
-from app.db import statement_connection, utcnow
+from app.db import Statement, statement_connections, utcnow
 from app.delivery import leases, pauses, service
 from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, attach, build
 from app.delivery.models import Delivery, DeliveryStatus
@@ -101,6 +101,16 @@ class Worker:
         # the database's notion of "expired" differ a little).
         deadline = time.monotonic() + self.settings.lease_seconds * 0.9
         claimed = await self._claim(limit)
+        if claimed:
+            async with statement_connections(self.sessionmaker) as statement:
+                await self._send_all(claimed, deadline=deadline, statement=statement)
+        for extra in self.extra_rounds:
+            done += await extra(self.clock())
+        return done + len(claimed)
+
+    async def _send_all(
+        self, claimed: Sequence[Claimed], *, deadline: float, statement: Statement
+    ) -> None:
         for index, item in enumerate(claimed):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -112,14 +122,11 @@ class Worker:
                     detail="the worker's lease ran out before this letter's turn; the attempt "
                     "does not count",
                 )
-                break
-            fault = await self._send(item, within=left)
+                return
+            fault = await self._send(item, within=left, statement=statement)
             if fault is not None:
                 await self._pause(fault, claimed[index:])
-                break
-        for extra in self.extra_rounds:
-            done += await extra(self.clock())
-        return done + len(claimed)
+                return
 
     async def _digest_round(self) -> int:
         """Every digest campaign whose period has ended gets its letters, queued like any."""
@@ -252,7 +259,9 @@ class Worker:
         except (ValueError, LookupError, MessageError) as exc:
             raise Unsendable(f"the message cannot be built: {exc}") from exc
 
-    async def _send(self, item: Claimed, *, within: float | None = None) -> ChannelFault | None:
+    async def _send(
+        self, item: Claimed, *, within: float | None, statement: Statement
+    ) -> ChannelFault | None:
         try:
             answer = await self.transport.send(item.outgoing, within=within)
         except ChannelFault as exc:
@@ -260,7 +269,7 @@ class Worker:
         except SendError as exc:
             await self._record(item, error=exc)
         else:
-            await self._record(item, answer=answer)
+            await self._accepted(item, answer, statement)
         return None
 
     async def _pause(self, fault: ChannelFault, items: Sequence[Claimed]) -> None:
@@ -317,26 +326,24 @@ class Worker:
             session, delivery_id=item.delivery_id, attempt=item.attempt, owner=self.name
         )
 
-    async def _record(
-        self, item: Claimed, *, answer: str | None = None, error: SendError | None = None
-    ) -> None:
+    async def _accepted(self, item: Claimed, answer: str, statement: Statement) -> None:
+        """The common outcome, right after the server's 250: one guarded statement."""
+        async with statement() as connection:
+            await leases.accepted(
+                connection,
+                channel=ChannelKind.email,
+                delivery_id=item.delivery_id,
+                attempt=item.attempt,
+                owner=self.name,
+                to=S.sent,
+                external_id=str(item.outgoing.message["Message-ID"]),
+                code=250,
+                detail=answer,
+                now=self.clock(),
+            )
+
+    async def _record(self, item: Claimed, *, error: SendError) -> None:
         now = self.clock()
-        if error is None:
-            # The common outcome, right after the server's 250: one guarded statement.
-            async with statement_connection(self.sessionmaker) as connection:
-                await leases.accepted(
-                    connection,
-                    channel=ChannelKind.email,
-                    delivery_id=item.delivery_id,
-                    attempt=item.attempt,
-                    owner=self.name,
-                    to=S.sent,
-                    external_id=str(item.outgoing.message["Message-ID"]),
-                    code=250,
-                    detail=answer,
-                    now=now,
-                )
-            return
         async with self.sessionmaker() as session, session.begin():
             delivery = await self._release(session, item)
             if delivery is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import utcnow
+from app.db import statement_connections, utcnow
 from app.delivery.email import OutboxTransport, SmtpTransport, delivery_token, parse_token
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
@@ -266,7 +266,8 @@ class TestSending:
         await session.commit()
         survivor = Worker(sessionmaker, config, SmtpTransport(config), name="survivor")
         (taken,) = await survivor._claim(10)
-        await stalled._record(late, answer="250 at last")  # attempt 1's answer, too late
+        async with statement_connections(sessionmaker) as statement:
+            await stalled._accepted(late, "250 at last", statement)  # attempt 1's, too late
         session.expire_all()
         delivery = await the_delivery(session)
         assert (delivery.status, delivery.lease_owner, delivery.attempts) == (
@@ -274,7 +275,8 @@ class TestSending:
             "survivor",
             2,
         )
-        await survivor._send(taken)
+        async with statement_connections(sessionmaker) as statement:
+            await survivor._send(taken, within=None, statement=statement)
         session.expire_all()
         delivery = await the_delivery(session)
         assert (delivery.status, delivery.lease_owner) == (DeliveryStatus.sent, None)
