@@ -69,7 +69,17 @@ def serving(handler: object) -> Iterator[int]:
         controller.stop()
 
 
-async def prepare_mailing(url: str, *, letters: int) -> None:
+OPEN = Pacing(
+    per_office_per_hour=10_000,
+    per_office_per_day=100_000,
+    office_hours_start=0,
+    office_hours_end=24,
+    office_days=list(range(7)),
+    jitter_seconds=0,
+)  # holds nothing back
+
+
+async def prepare_mailing(url: str, *, letters: int, pacing: Pacing = OPEN) -> None:
     """Migrate the empty database at `url` and queue `letters` e-mails, spread over OFFICES."""
     assert letters % len(OFFICES) == 0, "each office gets the same number of letters"
     engine = make_engine(url)
@@ -104,14 +114,7 @@ async def prepare_mailing(url: str, *, letters: int) -> None:
                 targets=Targets(recipients=list(OFFICES)),
                 template="individual-appeal",
                 channel_preference=[ChannelKind.email],
-                pacing=Pacing(
-                    per_office_per_hour=10_000,
-                    per_office_per_day=100_000,
-                    office_hours_start=0,
-                    office_hours_end=24,
-                    office_days=list(range(7)),
-                    jitter_seconds=0,
-                ),
+                pacing=pacing,
             ),
             actor=user,
             library=kit.library,
