@@ -24,7 +24,7 @@ import html
 import os
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -54,14 +54,46 @@ def parse_token(token: str, secret: str) -> int | None:
     return int(ident) if hmac.compare_digest(expected, token) else None
 
 
-@dataclass(slots=True)
 class Outgoing:
-    message: EmailMessage
-    envelope_from: str
-    envelope_to: str
-    # The message's bytes, written by build() as it built the message (the email package's
-    # generator costs more than the rest of building); None once the message was changed.
-    wire: bytes | None = None
+    """A message ready to go: its envelope, its Message-ID and, once built, its bytes.
+
+    `build()` writes the bytes itself and makes the `EmailMessage` only when something asks
+    for it (an attachment, a test): sending needs only the bytes, and making the object cost
+    more than writing them."""
+
+    __slots__ = ("_make", "_message", "envelope_from", "envelope_to", "message_id", "wire")
+
+    def __init__(
+        self,
+        message: EmailMessage | None,
+        envelope_from: str,
+        envelope_to: str,
+        *,
+        wire: bytes | None = None,
+        message_id: str | None = None,
+        make: Callable[[], EmailMessage] | None = None,
+    ) -> None:
+        if message_id is None:
+            if message is None:
+                raise TypeError("an Outgoing needs its message, or its id and a way to make it")
+            message_id = str(message["Message-ID"])
+        if message is None and make is None:
+            raise TypeError("an Outgoing needs its message or a way to make it")
+        self.envelope_from, self.envelope_to, self.message_id = (
+            envelope_from,
+            envelope_to,
+            message_id,
+        )
+        # The bytes as sent; None once the message was changed (the generator writes them).
+        self.wire = wire
+        self._message, self._make = message, make
+
+    @property
+    def message(self) -> EmailMessage:
+        if self._message is None:
+            assert self._make is not None
+            self._message = self._make()
+        return self._message
 
     def as_bytes(self) -> bytes:
         """The message as sent: CRLF line ends, every header encoded and folded."""
@@ -191,7 +223,30 @@ def mailbox(name: str, display_name: str, addr_spec: str) -> Encoded:
     return Encoded(name, f"{shown} <{addr_spec}>", f"{phrase} <{addr_spec}>")
 
 
-def text_part(text: str, subtype: str, *, boundary: str) -> MIMEPart:
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One text part of a message: its headers and its payload, encoded for the wire."""
+
+    headers: tuple[Encoded, ...]
+    payload: str  # ASCII, "\n" line ends, ending with one
+
+    def mime(self) -> MIMEPart:
+        part = MIMEPart(policy=POLICY)
+        for header in self.headers:
+            part[header.name] = header
+        part.set_payload(self.payload)
+        return part
+
+
+@functools.cache
+def _part_headers(subtype: str, cte: str) -> tuple[Encoded, ...]:
+    return (
+        verbatim("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        verbatim("Content-Transfer-Encoding", cte),
+    )
+
+
+def text_part(text: str, subtype: str, *, boundary: str) -> Part:
     """A UTF-8 text part: 7bit when it is short-lined ASCII, else quoted-printable or base64,
     whichever is shorter. Neither encoding can produce `boundary` (it starts with "=_")."""
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
@@ -204,11 +259,13 @@ def text_part(text: str, subtype: str, *, boundary: str) -> MIMEPart:
         cte, payload = "quoted-printable", binascii.b2a_qp(data, istext=True)
         if len(payload) > len(data) * 4 // 3 + len(data) // 57:
             cte, payload = "base64", base64.encodebytes(data)
-    part = MIMEPart(policy=POLICY)
-    part["Content-Type"] = verbatim("Content-Type", f'text/{subtype}; charset="utf-8"')
-    part["Content-Transfer-Encoding"] = verbatim("Content-Transfer-Encoding", cte)
-    part.set_payload(payload.decode("ascii"))
-    return part
+    return Part(_part_headers(subtype, cte), payload.decode("ascii"))
+
+
+_STATIC = (
+    verbatim("Auto-Submitted", "no"),  # written by a person, not an auto-reply
+    verbatim("MIME-Version", "1.0"),
+)
 
 
 def build(
@@ -227,11 +284,13 @@ def build(
     token = delivery_token(delivery_id, settings.token_secret)
     domain = settings.mail_domain
     boundary = f"=_{token}"
-    paragraphs = "".join(
-        f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n")
+    message_id = f"<delivery-{token}@{domain}>"
+    # A paragraph per blank line, a <br> per other line break (escaping leaves them be).
+    paragraphs = html.escape(body).replace("\n\n", "</p><p>").replace("\n", "<br>")
+    page = (
+        f'<!doctype html><html lang="{html.escape(language)}"><body><p>{paragraphs}</p>'
+        "</body></html>"
     )
-    page = f'<!doctype html><html lang="{html.escape(language)}"><body>{paragraphs}</body></html>'
-    message = EmailMessage(policy=POLICY)
     headers = (
         mailbox(
             "From", f"{sender_name} via {campaign_title}", f"{settings.campaign_mailbox}@{domain}"
@@ -240,38 +299,43 @@ def build(
         mailbox("Reply-To", "", f"reply+{token}@{domain}"),
         unstructured("Subject", subject),
         verbatim("Date", format_datetime(utcnow())),
-        verbatim("Message-ID", f"<delivery-{token}@{domain}>"),
+        verbatim("Message-ID", message_id),
         verbatim("Content-Language", language),
-        verbatim("Auto-Submitted", "no"),  # written by a person, not an auto-reply
-        verbatim("MIME-Version", "1.0"),
+        *_STATIC,
         verbatim("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
     )
-    for header in headers:
-        message[header.name] = header
     parts = (
         text_part(body, "plain", boundary=boundary),
         text_part(page, "html", boundary=boundary),
     )
-    message.set_payload(list(parts))
-    wire = _wire(headers, parts, boundary)
-    return Outgoing(message, f"bounce+{token}@{domain}", to_address, wire)
+    return Outgoing(
+        None,
+        f"bounce+{token}@{domain}",
+        to_address,
+        wire=_wire(headers, parts, boundary),
+        message_id=message_id,
+        make=functools.partial(_message, headers, parts),
+    )
 
 
-def _wire(headers: Sequence[Encoded], parts: Sequence[MIMEPart], boundary: str) -> bytes | None:
+def _message(headers: Sequence[Encoded], parts: Sequence[Part]) -> EmailMessage:
+    """The `EmailMessage` of what `build()` wrote (for attachments, and for tests to compare)."""
+    message = EmailMessage(policy=POLICY)
+    for header in headers:
+        message[header.name] = header
+    message.set_payload([part.mime() for part in parts])
+    return message
+
+
+def _wire(headers: Sequence[Encoded], parts: Sequence[Part], boundary: str) -> bytes:
     """What the email package's generator makes of such a message (tests/delivery/test_email.py
     compares the two), written directly: every header is already in wire form and every part's
-    payload already encoded, so it is a join. None (the generator, then) for anything else."""
+    payload already encoded, so it is a join."""
     out = [_lines(headers), "", f"--{boundary}"]
     for index, part in enumerate(parts):
         if index:
             out.append(f"--{boundary}")
-        part_headers = [value for _, value in part.items()]
-        payload = part.get_payload()
-        if not isinstance(payload, str) or not payload.endswith("\n"):
-            return None
-        if not all(isinstance(header, Encoded) for header in part_headers):
-            return None
-        out += [_lines(part_headers), "", payload[:-1].replace("\n", "\r\n"), ""]
+        out += [_lines(part.headers), "", part.payload[:-1].replace("\n", "\r\n"), ""]
     out.append(f"--{boundary}--\r\n")
     return "\r\n".join(out).encode("ascii")
 
@@ -311,7 +375,7 @@ class OutboxTransport:
 
     async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = str(outgoing.message["Message-ID"]).strip("<>").split("@")[0] + ".eml"
+        name = outgoing.message_id.strip("<>").split("@")[0] + ".eml"
         temporary = self.folder / f".{name}.tmp"
         temporary.write_bytes(
             f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + outgoing.as_bytes()

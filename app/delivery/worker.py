@@ -338,7 +338,7 @@ class Worker:
                 attempt=item.attempt,
                 owner=self.name,
                 to=S.sent,
-                external_id=str(item.outgoing.message["Message-ID"]),
+                external_id=item.outgoing.message_id,
                 code=250,
                 detail=answer,
                 now=self.clock(),
