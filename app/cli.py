@@ -443,7 +443,10 @@ def serve(
 @app.command("worker")
 def worker(
     once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
-    batch: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="E-mails per claim [default: APPEALS_WORKER_BATCH]"),
+    ] = None,
 ) -> None:
     """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
     settings = get_settings()

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         "missing return address) pauses a channel.",
     )
     lease_seconds: int = Field(default=300, ge=10)
+    worker_batch: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="E-mails a worker claims at once. Larger batches spend less on claiming "
+        "(bench/dispatch.py: 50 -> 200 cut PostgreSQL's CPU per letter by a tenth); a worker "
+        "that dies leaves its batch waiting for the lease to expire.",
+    )
     run_worker: bool = Field(
         default=False, description="Run a delivery worker inside the server (the embedded setup)."
     )

@@ -24,7 +24,8 @@ its busy samples go (a thread preempted in a system call counts as busy: on a lo
 socket writes look dearer than the kernel time /proc gives them).
 
 Run: `python bench/dispatch.py [--letters N] [--backend sqlite|postgresql|both] [--workers N]
-[--rounds R] [--profile]`. Traffic goes to 127.0.0.1 only; addresses are example.org ones.
+[--batch N] [--rounds R] [--profile]`. Traffic goes to 127.0.0.1 only; addresses are
+example.org ones.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ async def same_messages(engine: AsyncEngine, settings: Settings) -> list[Outgoin
             .where(Delivery.status == DeliveryStatus.queued)
             .order_by(Delivery.id)
         )
-        return [
+        messages = [
             build(
                 delivery_id=delivery.id,
                 to_address=delivery.address or "",
@@ -330,6 +331,12 @@ async def same_messages(engine: AsyncEngine, settings: Settings) -> list[Outgoin
             )
             for delivery, letter, campaign, recipient in rows
         ]
+    for outgoing in messages:
+        # build() makes the EmailMessage when first asked for it: made here, not in the plain
+        # loop's timed phase, which sends it with aiosmtplib's send_message.
+        if str(outgoing.message["Message-ID"]) != outgoing.message_id:
+            raise RuntimeError(f"{outgoing.message_id}: the message and its bytes differ")
+    return messages
 
 
 async def requeue(engine: AsyncEngine) -> None:
@@ -465,7 +472,14 @@ async def mailmerge(command: list[str], letters: int, sink: Sink) -> Phase:
 
 
 async def workers(
-    engine: AsyncEngine, url: str, letters: int, count: int, sink: Sink, folder: Path, profile: bool
+    engine: AsyncEngine,
+    url: str,
+    letters: int,
+    count: int,
+    sink: Sink,
+    folder: Path,
+    profile: bool,
+    batch_size: int | None = None,
 ) -> tuple[Phase, Path | None]:
     phase = Phase(f"appeals worker ×{count}", letters)
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
@@ -477,12 +491,13 @@ async def workers(
         APPEALS_VAR_DIR=str(folder / "var"),
     )
     appeals = [str(BIN / "appeals")]
+    batch = ["--batch", str(batch_size)] if batch_size else []  # else the command's default
     sink.reset()
     busy, start = machine_cpu(), time.monotonic()
     log = folder / "workers.log"
     with log.open("wb") as errors:
         procs = [
-            await asyncio.create_subprocess_exec(*appeals, "worker", env=env, stderr=errors)
+            await asyncio.create_subprocess_exec(*appeals, "worker", *batch, env=env, stderr=errors)
             for _ in range(count)
         ]
     pids = [proc.pid for proc in procs]
@@ -653,7 +668,7 @@ async def run(
             if command:
                 phases.append(await mailmerge(command, letters, sink))
             measured, trace = await workers(
-                engine, url, letters, count, sink, folder, args.profile and number == 0
+                engine, url, letters, count, sink, folder, args.profile and number == 0, args.batch
             )
             phases.append(measured)
             rounds.append(phases)
@@ -741,6 +756,9 @@ async def main() -> None:
         "--workers", type=int, default=PG_WORKERS, help="on PostgreSQL (SQLite: always 1)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="repeat the three phases")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="letters per claim (default: appeals worker's)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy one worker (round 1)")
     args = parser.parse_args()
     args.mailmerge = (BIN / "mailmerge").exists()

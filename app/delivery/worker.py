@@ -88,9 +88,9 @@ class Worker:
         self._next_digest_check = datetime.min.replace(tzinfo=UTC)
         self.rng = random.Random()  # noqa: S311 - jitter, not security
 
-    async def run_once(self, limit: int = 50) -> int:
-        """Close due digests, then claim and send up to `limit` due e-mail deliveries; returns
-        how many letters were made or tried."""
+    async def run_once(self, limit: int | None = None) -> int:
+        """Close due digests, then claim and send up to `limit` (the `worker_batch` setting)
+        due e-mail deliveries; returns how many letters were made or tried."""
         done = 0
         if self.kit is not None and self.clock() >= self._next_digest_check:
             # Periods are hours long: looking once a minute is plenty.
@@ -100,7 +100,7 @@ class Worker:
         # send it too: stop short of the lease by a tenth of it (the clocks of the workers and
         # the database's notion of "expired" differ a little).
         deadline = time.monotonic() + self.settings.lease_seconds * 0.9
-        claimed = await self._claim(limit)
+        claimed = await self._claim(limit or self.settings.worker_batch)
         if claimed:
             async with statement_connections(self.sessionmaker) as statement:
                 await self._send_all(claimed, deadline=deadline, statement=statement)
@@ -153,7 +153,7 @@ class Worker:
         return made
 
     async def run_forever(
-        self, stop: asyncio.Event, *, idle_seconds: float = 2.0, batch: int = 50
+        self, stop: asyncio.Event, *, idle_seconds: float = 2.0, batch: int | None = None
     ) -> None:
         while not stop.is_set():
             try:

@@ -51,7 +51,7 @@ LETTERS = 300
 WORKERS = 2
 LEASE_SECONDS = 10  # the shortest the settings allow: lost leases come back soon
 TOKEN_SECRET = "pg-restart-test"
-STOP_AFTER = 120  # letters received; not a multiple of the workers' batch of 50, so mid-round
+STOP_AFTER = 120  # letters received: in the middle of both workers' first batches
 ROUND_FAILED = "a round failed"  # what Worker.run_forever logs when a round raises
 DEADLINE_SECONDS = 120  # a guard against waiting forever, far above the expected time
 
