@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import utcnow
-from app.delivery.email import SmtpTransport
+from app.delivery.email import Outgoing, SendError, SmtpTransport, build
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
 from tests.delivery.helpers import serving
-from tests.delivery.test_worker import Sink, smtp_settings, timeline
+from tests.delivery.test_worker import Sink, smtp, smtp_settings, timeline
 from tests.factories import bearer
+
+__all__ = ["smtp"]  # the fixture, imported for these tests
 
 Peer = tuple[str, int]
 TIMEOUT_SECONDS = 1  # the client's SMTP timeout: a stall must end in a failure, not a hang
@@ -230,3 +232,41 @@ class TestASendNeverOutlivesItsLease:
         ]
         assert "lease ran out before this letter's turn" in events[-1]["detail"]
         assert sink.messages == []
+
+
+class TestEnvelope:
+    async def test_an_address_smtp_cannot_carry_fails_for_good_and_the_connection_goes_on(
+        self, smtp: tuple[int, Sink], settings: Settings
+    ) -> None:
+        """MAIL FROM and RCPT TO are written by us, not by aiosmtplib's parser: an address that
+        could smuggle a command or a parameter in never reaches the server, and fails at once
+        (no retry could help); the envelope is never half open, so the next letter goes."""
+        port, sink = smtp
+        config = smtp_settings(settings, port)
+        transport = SmtpTransport(config)
+        good = build(
+            delivery_id=1,
+            to_address="office@example.org",
+            to_name="Office",
+            sender_name="Ada",
+            campaign_title="Free them",
+            subject="Appeal",
+            body="Dear Minister,\n\nPlease.",
+            language="en",
+            settings=config,
+        )
+        try:
+            for bad in ("office@example.org> NOTIFY=NEVER", "office@example.org\r\nRSET"):
+                smuggled = Outgoing(
+                    good.message, good.envelope_from, bad, wire=good.wire, message_id="<x@y>"
+                )
+                with pytest.raises(SendError) as refused:
+                    await transport.send(smuggled, within=NO_HANG_SECONDS)
+                assert refused.value.temporary is False
+                assert "not an address SMTP can carry" in refused.value.detail
+            assert await transport.send(good, within=NO_HANG_SECONDS)
+        finally:
+            await transport.close()
+        assert [(sender, recipients) for sender, recipients, _ in sink.messages] == [
+            (good.envelope_from, ["office@example.org"])
+        ]
