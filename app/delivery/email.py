@@ -65,28 +65,35 @@ class Outgoing:
 
     def __init__(
         self,
-        message: EmailMessage | None,
+        message: EmailMessage,
         envelope_from: str,
         envelope_to: str,
         *,
         wire: bytes | None = None,
-        message_id: str | None = None,
-        make: Callable[[], EmailMessage] | None = None,
     ) -> None:
-        if message_id is None:
-            if message is None:
-                raise TypeError("an Outgoing needs its message, or its id and a way to make it")
-            message_id = str(message["Message-ID"])
-        if message is None and make is None:
-            raise TypeError("an Outgoing needs its message or a way to make it")
-        self.envelope_from, self.envelope_to, self.message_id = (
-            envelope_from,
-            envelope_to,
-            message_id,
-        )
+        self.envelope_from, self.envelope_to = envelope_from, envelope_to
+        self.message_id = str(message["Message-ID"])
         # The bytes as sent; None once the message was changed (the generator writes them).
         self.wire = wire
-        self._message, self._make = message, make
+        self._message: EmailMessage | None = message
+        self._make: Callable[[], EmailMessage] | None = None
+
+    @classmethod
+    def lazy(
+        cls,
+        make: Callable[[], EmailMessage],
+        envelope_from: str,
+        envelope_to: str,
+        *,
+        message_id: str,
+        wire: bytes,
+    ) -> Outgoing:
+        """An Outgoing whose bytes are written and whose `EmailMessage` is made when asked."""
+        outgoing = cls.__new__(cls)
+        outgoing.envelope_from, outgoing.envelope_to = envelope_from, envelope_to
+        outgoing.message_id, outgoing.wire = message_id, wire
+        outgoing._message, outgoing._make = None, make
+        return outgoing
 
     @property
     def message(self) -> EmailMessage:
@@ -308,13 +315,12 @@ def build(
         text_part(body, "plain", boundary=boundary),
         text_part(page, "html", boundary=boundary),
     )
-    return Outgoing(
-        None,
+    return Outgoing.lazy(
+        functools.partial(_message, headers, parts),
         f"bounce+{token}@{domain}",
         to_address,
-        wire=_wire(headers, parts, boundary),
         message_id=message_id,
-        make=functools.partial(_message, headers, parts),
+        wire=_wire(headers, parts, boundary),
     )
 
 

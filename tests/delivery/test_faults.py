@@ -257,9 +257,7 @@ class TestEnvelope:
         )
         try:
             for bad in ("office@example.org> NOTIFY=NEVER", "office@example.org\r\nRSET"):
-                smuggled = Outgoing(
-                    good.message, good.envelope_from, bad, wire=good.wire, message_id="<x@y>"
-                )
+                smuggled = Outgoing(good.message, good.envelope_from, bad, wire=good.wire)
                 with pytest.raises(SendError) as refused:
                     await transport.send(smuggled, within=NO_HANG_SECONDS)
                 assert refused.value.temporary is False
