@@ -25,7 +25,7 @@ from app.cases import service as cases_service
 from app.cases.files import Category, Status
 from app.cases.schemas import CaseRead, CaseSummary
 from app.config import Settings, get_settings
-from app.console import run_in_session, run_with_engine
+from app.console import demo_token_secret, require_token_secret, run_in_session, run_with_engine
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
 from app.db import make_sessionmaker, utcnow
@@ -435,6 +435,7 @@ def serve(
 ) -> None:
     """Serve the web app and API."""
     settings = get_settings()
+    require_token_secret(settings)
     if migrate:
         _migrate(settings)
     _serve(settings, host, port)
@@ -450,6 +451,7 @@ def worker(
 ) -> None:
     """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
     settings = get_settings()
+    require_token_secret(settings)
 
     async def work(engine: AsyncEngine) -> int:
         transport = make_transport(settings)
@@ -527,6 +529,7 @@ def demo(
     """The embedded setup in one go: SQLite under ./var, migrations, the report's data, a server."""
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings = demo_token_secret(settings)
     typer.echo(f"database: {settings.effective_database_url}")
     _migrate(settings)
     for report in _import(settings, settings.cases_dir, settings.recipients_dir, force=False):

@@ -75,7 +75,15 @@ class Settings(BaseSettings):
     )
     campaign_mailbox: str = Field(default="campaign", description="Local part of the From address.")
     token_secret: str = Field(
-        default="change-me-in-production", description="Signs reply and bounce tokens (HMAC)."
+        default="",
+        description="Master secret (at least 32 characters) from which the keys of reply, bounce "
+        "and form tokens and of supporter identities are derived (app/keys.py). Required by "
+        "serve, worker and inbound; only `appeals demo` makes one of its own.",
+    )
+    token_secret_previous: list[str] = Field(
+        default_factory=list,
+        description="Earlier master secrets, still accepted when verifying reply, bounce and "
+        "form tokens after a rotation (a JSON list). Never used to sign.",
     )
     retry_delays_minutes: list[int] = Field(
         default_factory=lambda: [2, 10, 30, 60, 120, 240, 480, 720],

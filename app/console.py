@@ -7,12 +7,15 @@ committed unless the work returns.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app import keys
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
@@ -58,3 +61,31 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
             return result
 
     return run_with_engine(settings, in_session)
+
+
+def require_token_secret(settings: Settings) -> None:
+    """Refuse to run a command that signs or verifies tokens with no secret, or a known one:
+    with the published default anybody could forge an office's reply. One line, exit 2."""
+    problem = keys.secret_problem(settings.token_secret)
+    if problem is not None:
+        typer.secho(
+            f"error: {problem}; set it to a long random value, e.g. "
+            f"APPEALS_TOKEN_SECRET=$({keys.HOW_TO_MAKE_ONE})",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2)
+
+
+def demo_token_secret(settings: Settings) -> Settings:
+    """`appeals demo` alone may run without a secret: it makes a random one once and keeps it
+    in <var_dir>/token_secret (mode 0600), so links in its outbox stay valid across restarts."""
+    if keys.secret_problem(settings.token_secret) is None:
+        return settings
+    path = settings.var_dir / "token_secret"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(32))
+    os.chmod(path, 0o600)
+    return settings.model_copy(update={"token_secret": path.read_text().strip()})

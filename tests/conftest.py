@@ -30,6 +30,9 @@ RECIPIENTS_DIR = PROJECT_ROOT / "recipients"
 PG_DSN = os.environ.get("APPEALS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_REQUIRED = os.environ.get("APPEALS_TEST_POSTGRES", "").lower() == "required"
 BACKENDS = ("sqlite", "postgresql")
+# Every Settings() and every `appeals` subprocess of the tests signs with a fresh random secret:
+# the commands refuse to run without one (app/keys.py).
+os.environ.setdefault("APPEALS_TOKEN_SECRET", secrets.token_urlsafe(32))
 
 _pg_reachable: bool | None = None
 

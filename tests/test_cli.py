@@ -218,3 +218,47 @@ class TestDemo:
                 == 1
             )
         assert any("31 unchanged" in line for line in output)
+
+
+class TestTokenSecret:
+    @pytest.mark.parametrize(
+        "command",
+        [("serve",), ("worker", "--once"), ("inbound", "eml", "-"), ("inbound", "imap", "--once")],
+    )
+    @pytest.mark.parametrize(
+        ("secret", "problem"),
+        [(None, "is not set"), ("change-me-in-production", "published default")],
+    )
+    def test_commands_that_sign_refuse_a_missing_or_published_secret(
+        self, tmp_path: Path, command: tuple[str, ...], secret: str | None, problem: str
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "APPEALS_TOKEN_SECRET"}
+        env["APPEALS_VAR_DIR"] = str(tmp_path / "var")
+        if secret is not None:
+            env["APPEALS_TOKEN_SECRET"] = secret
+        result = subprocess.run(
+            [sys.executable, "-m", "app", *command],
+            env=env,
+            cwd=tmp_path,
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert problem in line
+        assert "APPEALS_TOKEN_SECRET=" in line  # names the setting and how to make one
+        assert "Traceback" not in result.stderr + result.stdout
+
+    def test_the_demo_makes_its_own_secret_once_and_keeps_it_private(self, tmp_path: Path) -> None:
+        with demo(tmp_path):
+            pass
+        path = tmp_path / "var" / "token_secret"
+        first = path.read_text()
+        assert len(first) >= 32
+        assert path.stat().st_mode & 0o777 == 0o600
+        with demo(tmp_path):
+            pass
+        assert path.read_text() == first

@@ -38,20 +38,25 @@ import aiosmtplib
 
 from app.config import Settings, tls_context
 from app.db import utcnow
+from app.keys import Purpose, derive
 
 
 def delivery_token(delivery_id: int, secret: str) -> str:
     """`<id>.<signature>`: a reply or bounce address names its delivery and cannot be forged."""
-    mac = hmac.new(secret.encode(), str(delivery_id).encode(), hashlib.sha256).hexdigest()
+    key = derive(secret, Purpose.delivery_token)
+    mac = hmac.new(key, str(delivery_id).encode(), hashlib.sha256).hexdigest()
     return f"{delivery_id}.{mac[:20]}"
 
 
-def parse_token(token: str, secret: str) -> int | None:
+def parse_token(token: str, secret: str, previous: Sequence[str] = ()) -> int | None:
+    """The delivery id `token` names if it was signed with `secret` or one of `previous`."""
     ident, _, _sig = token.partition(".")
-    if not ident.isdigit():
+    if not ident.isdigit() or len(ident) > 19:
         return None
-    expected = delivery_token(int(ident), secret)
-    return int(ident) if hmac.compare_digest(expected, token) else None
+    for key in (secret, *previous):
+        if hmac.compare_digest(delivery_token(int(ident), key), token):
+            return int(ident)
+    return None
 
 
 class Outgoing:

@@ -18,7 +18,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.console import run_in_session, run_loop
+from app.console import require_token_secret, run_in_session, run_loop
 from app.db import make_engine, make_sessionmaker
 from app.responses import imap, service
 
@@ -32,6 +32,7 @@ def inbound_imap(
 ) -> None:
     """Poll the IMAP mailbox; processed mail is moved to APPEALS_IMAP_PROCESSED_FOLDER."""
     settings = get_settings()
+    require_token_secret(settings)
 
     async def main() -> int:
         engine = make_engine(settings.effective_database_url)
@@ -75,6 +76,7 @@ def inbound_eml(
 ) -> None:
     """Feed one raw message into the inbound pipeline."""
     settings = get_settings()
+    require_token_secret(settings)
     raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
 
     async def work(session: AsyncSession) -> str:

@@ -12,7 +12,7 @@ Otherwise the message is unmatched and waits in the review inbox.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -41,11 +41,14 @@ def tokens_in(addresses: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def token_delivery_ids(addresses: Iterable[str], *, secret: str) -> list[int]:
-    """Delivery ids named by genuinely signed tokens (forged ones name nothing)."""
+def token_delivery_ids(
+    addresses: Iterable[str], *, secret: str, previous: Sequence[str] = ()
+) -> list[int]:
+    """Delivery ids named by genuinely signed tokens (forged ones name nothing); tokens signed
+    with a `previous` secret still count, so replies to letters sent before a rotation match."""
     ids = []
     for token in tokens_in(addresses):
-        delivery_id = parse_token(token, secret)
+        delivery_id = parse_token(token, secret, previous)
         if delivery_id is not None:
             ids.append(delivery_id)
     return ids
@@ -60,11 +63,16 @@ def thread_ids(parsed: Parsed) -> list[str]:
 
 
 async def find_delivery(
-    session: AsyncSession, parsed: Parsed, *, envelope_to: str | None, secret: str
+    session: AsyncSession,
+    parsed: Parsed,
+    *,
+    envelope_to: str | None,
+    secret: str,
+    previous: Sequence[str] = (),
 ) -> Match | None:
     """The delivery `parsed` is about, or None (the review inbox)."""
     addresses = [*([envelope_to] if envelope_to else []), *parsed.addressed_to]
-    for delivery_id in token_delivery_ids(addresses, secret=secret):
+    for delivery_id in token_delivery_ids(addresses, secret=secret, previous=previous):
         delivery = await session.get(Delivery, delivery_id)
         if delivery is not None:
             return Match(delivery, "token")
@@ -74,7 +82,7 @@ async def find_delivery(
     # A Message-ID we made carries the token too: trust it only when its signature holds.
     for message_id in candidates:
         found = _TOKEN_MESSAGE_ID.match(message_id)
-        named = parse_token(found.group(1).lower(), secret) if found else None
+        named = parse_token(found.group(1).lower(), secret, previous) if found else None
         if named is not None:
             delivery = await session.get(Delivery, named)
             if delivery is not None:

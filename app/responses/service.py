@@ -125,7 +125,11 @@ async def process(session: AsyncSession, *, message: InboundMessage, settings: S
     message.kind = InboundKind(parsed.kind)
     message.processed_at = now
     match = await matching.find_delivery(
-        session, parsed, envelope_to=message.envelope_to, secret=settings.token_secret
+        session,
+        parsed,
+        envelope_to=message.envelope_to,
+        secret=settings.token_secret,
+        previous=settings.token_secret_previous,
     )
     if match is None:
         _move(message, InboundStatus.unmatched, now=now)

@@ -120,6 +120,7 @@ async def sign(
             now=now,
             min_fill=_seconds(settings.signing_min_fill_seconds),
             max_age=_seconds(settings.signing_form_max_age_hours * 3600),
+            previous=settings.token_secret_previous,
         )
         if problem is not None:
             raise InvalidInput(f"form_token: {problem}")

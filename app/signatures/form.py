@@ -201,6 +201,7 @@ async def submit(
         now=now,
         min_fill=timedelta(seconds=settings.signing_min_fill_seconds),
         max_age=timedelta(hours=settings.signing_form_max_age_hours),
+        previous=settings.token_secret_previous,
     )
     if problem == "quick":
         return await again(422, notice="quick")

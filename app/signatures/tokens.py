@@ -1,7 +1,8 @@
 """Secrets of public signing: the supporter key, link tokens and the signed form token.
 
 - A supporter is their e-mail address, normalised (strip, NFKC, casefold) and stored for lookups
-  as an HMAC keyed with `token_secret`: the table alone does not reveal who signed.
+  as an HMAC keyed with a key derived from `token_secret` (app/keys.py): the table alone does
+  not reveal who signed.
 - Links in e-mails carry `secrets.token_urlsafe(32)` (256 bits); only its SHA-256 is stored.
 - The form carries `<issued>.<hmac>`, binding the time the form was served to the campaign, so
   a reply sooner than a human could type is recognised without any state on the server.
@@ -13,7 +14,10 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+
+from app.keys import Purpose, derive
 
 
 def normalise_email(address: str) -> str:
@@ -23,7 +27,8 @@ def normalise_email(address: str) -> str:
 def supporter_key(address: str, secret: str) -> str:
     """The supporter's identity: HMAC-SHA256 of the normalised address (64 hex digits)."""
     normalised = normalise_email(address).encode()
-    return hmac.new(secret.encode(), b"supporter\x1f" + normalised, hashlib.sha256).hexdigest()
+    key = derive(secret, Purpose.supporter_identity)
+    return hmac.new(key, b"supporter\x1f" + normalised, hashlib.sha256).hexdigest()
 
 
 def new_token() -> tuple[str, str]:
@@ -38,7 +43,7 @@ def hash_token(token: str) -> str:
 
 def _form_mac(slug: str, issued: int, secret: str) -> str:
     message = f"form\x1f{slug}\x1f{issued}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(derive(secret, Purpose.form_token), message, hashlib.sha256).hexdigest()[:32]
 
 
 def form_token(slug: str, secret: str, *, issued_at: datetime) -> str:
@@ -54,13 +59,20 @@ def check_form_token(
     now: datetime,
     min_fill: timedelta,
     max_age: timedelta,
+    previous: Sequence[str] = (),
 ) -> str | None:
-    """None when the token is good; otherwise why not: "missing", "forged", "quick", "old"."""
+    """None when the token is good; otherwise why not: "missing", "forged", "quick", "old".
+
+    A token signed with one of the `previous` secrets is still good (a form served just
+    before a rotation)."""
     if not token:
         return "missing"
     issued_text, _, mac = token.partition(".")
-    if not issued_text.isdigit() or not hmac.compare_digest(
-        mac, _form_mac(slug, int(issued_text), secret)
+    if not issued_text.isdigit() or len(issued_text) > 12:
+        return "forged"
+    issued = int(issued_text)
+    if not any(
+        hmac.compare_digest(mac, _form_mac(slug, issued, key)) for key in (secret, *previous)
     ):
         return "forged"
     age = now.timestamp() - int(issued_text)

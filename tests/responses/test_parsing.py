@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.config import Settings
+from app.delivery.email import delivery_token
 from app.responses.matching import thread_ids, token_delivery_ids, tokens_in
 from app.responses.models import InboundKind, ResponseKind
 from app.responses.parsing import auto_reply_reason, headers_only, new_text, parse
@@ -158,10 +160,24 @@ class TestMatchingKeys:
         assert tokens_in(addresses) == ["12.abcdef0123456789abcd"]
 
     def test_only_a_genuinely_signed_token_names_a_delivery(self) -> None:
-        good = "bounce+4242.5415ad171cfd1bf2158c@appeals.invalid"
-        forged = "bounce+4243.5415ad171cfd1bf2158c@appeals.invalid"
-        assert token_delivery_ids([good, forged], secret="change-me-in-production") == [4242]
+        secret = Settings().token_secret
+        signature = delivery_token(4242, secret).partition(".")[2]
+        good = f"bounce+4242.{signature}@appeals.invalid"
+        forged = f"bounce+4243.{signature}@appeals.invalid"
+        assert token_delivery_ids([good, forged], secret=secret) == [4242]
         assert token_delivery_ids([good], secret="another secret") == []
+
+    def test_a_token_signed_before_a_rotation_still_names_its_delivery(self) -> None:
+        old, new = "o" * 40, "n" * 40
+        before = f"reply+{delivery_token(7, old)}@appeals.invalid"
+        assert token_delivery_ids([before], secret=new) == []
+        assert token_delivery_ids([before], secret=new, previous=[old]) == [7]
+        assert delivery_token(7, new) != delivery_token(7, old)
+
+    def test_the_published_default_no_longer_forges_a_reply(self) -> None:
+        """The token an attacker makes from the source code's old default names nothing."""
+        forged = f"reply+{delivery_token(1, 'change-me-in-production')}@appeals.invalid"
+        assert token_delivery_ids([forged], secret=Settings().token_secret) == []
 
     def test_a_bounce_offers_the_returned_letters_message_id_first(self) -> None:
         parsed = parse(sample("postfix-hard-bounce.eml"))

@@ -56,7 +56,7 @@ class TestSign:
         supporter = await session.scalar(select(Supporter))
         assert supporter is not None
         assert supporter.email_key == tokens.supporter_key(
-            "ada@example.org", "change-me-in-production"
+            "ada@example.org", Settings().token_secret
         )
         assert supporter.email_key != tokens.supporter_key("ada@example.org", "another secret")
         assert tokens.normalise_email(" ＡＤＡ@example.org") == "ada@example.org"  # NFKC
