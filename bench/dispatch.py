@@ -485,6 +485,7 @@ async def workers(
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
     env.update(
         APPEALS_DATABASE_URL=url,
+        APPEALS_TOKEN_SECRET=secrets.token_urlsafe(32),
         APPEALS_MAIL_TRANSPORT="smtp",
         APPEALS_SMTP_HOST="127.0.0.1",
         APPEALS_SMTP_PORT=str(sink.port),

@@ -36,7 +36,11 @@ def chromium_path() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real `appeals serve` on a fresh SQLite database with the report's data and a token."""
     folder = tmp_path_factory.mktemp("browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("APPEALS_") or k == "APPEALS_TOKEN_SECRET"
+    }
     env["APPEALS_VAR_DIR"] = str(folder / "var")
 
     def appeals(*args: str) -> str:

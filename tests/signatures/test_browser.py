@@ -113,7 +113,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     controller.start()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("APPEALS_") or k == "APPEALS_TOKEN_SECRET"
+    }
     env |= {
         "APPEALS_DATABASE_URL": url,
         "APPEALS_VAR_DIR": str(folder / "var"),

@@ -10,7 +10,11 @@ from pathlib import Path
 
 
 def _appeals(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPEALS_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("APPEALS_") or k == "APPEALS_TOKEN_SECRET"
+    }
     env["APPEALS_VAR_DIR"] = str(folder / "var")
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
