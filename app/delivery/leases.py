@@ -116,7 +116,16 @@ async def take_all(
                 )
             )
         service.check(channel, S.queued, S.sending)
-        events.append(_event(delivery, S.sending, actor=owner, now=now, start=S.queued))
+        events.append(
+            _event(
+                delivery,
+                S.sending,
+                actor=owner,
+                now=now,
+                start=S.queued,
+                attempt=delivery.attempts + 1,
+            )
+        )
     connection = await session.connection()
     await connection.execute(
         update(Delivery)
@@ -145,13 +154,14 @@ def _event(
     now: datetime,
     start: DeliveryStatus | None = None,
     detail: str | None = None,
+    attempt: int | None = None,
 ) -> dict[str, Any]:
     return {
         "delivery_id": delivery.id,
         "at": now,
         "from_status": (start or delivery.status).value,
         "to_status": to.value,
-        "attempt": delivery.attempts,
+        "attempt": delivery.attempts if attempt is None else attempt,
         "code": None,
         "detail": detail,
         "actor": actor,
@@ -190,8 +200,9 @@ def take(
             detail=_expired(delivery.lease_owner, delivery.attempts, again),
             now=now,
         )
-    service.transition(session, delivery, S.sending, actor=owner, detail=detail, now=now)
+    # The sending event records the attempt being made, so count it first.
     delivery.attempts += 1
+    service.transition(session, delivery, S.sending, actor=owner, detail=detail, now=now)
     delivery.lease_owner = owner
     delivery.lease_expires_at = now + timedelta(seconds=seconds)
 

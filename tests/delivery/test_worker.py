@@ -161,6 +161,8 @@ class TestSending:
             ("queued", "sending"),
             ("sending", "sent"),
         ]
+        # The lease event names the attempt being made, not the count before it.
+        assert [e["attempt"] for e in events[1:]] == [1, 1]
 
     async def test_a_temporary_refusal_waits_for_the_next_attempt(
         self,
