@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
@@ -144,6 +144,32 @@ async def take_all(
 def _expired(owner: str | None, attempt: int, again: str) -> str:
     """What the log says when a dead worker's lease is taken over (the kill test reads it)."""
     return f"lease of {owner} expired: the outcome of attempt {attempt} is unknown; {again}"
+
+
+# How the log marks an attempt that the office may have received: a lease that expired
+# (`_expired`) or a connection lost during DATA (`app.delivery.email`).
+_UNKNOWN_MARKS = ("is unknown", "outcome unknown")
+
+
+async def _first_unknown_attempt(session: AsyncSession, delivery_id: int) -> int | None:
+    """The first attempt of `delivery_id` whose outcome the log calls unknown, or None."""
+    rows = await session.execute(
+        select(DeliveryEvent.attempt, DeliveryEvent.to_status, DeliveryEvent.detail)
+        .where(
+            DeliveryEvent.delivery_id == delivery_id,
+            or_(*(DeliveryEvent.detail.contains(mark) for mark in _UNKNOWN_MARKS)),
+        )
+        .order_by(DeliveryEvent.id)
+        .limit(1)
+    )
+    row = rows.first()
+    if row is None:
+        return None
+    # A lease taken over is logged by the next attempt's `sending → queued`, before it counts
+    # itself; a lost DATA is logged by the failed attempt's own event.
+    attempt, to_status, detail = row
+    lost = attempt - 1 if to_status == S.queued.value and "lease of" in (detail or "") else attempt
+    return max(lost, 1)
 
 
 def _event(
@@ -342,7 +368,7 @@ async def _driver(connection: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
-def failed_attempt(
+async def failed_attempt(
     session: AsyncSession,
     delivery: Delivery,
     *,
@@ -388,9 +414,19 @@ def failed_attempt(
         else f"gave up after {delivery.attempts} attempts since "
         f"{delivery.retrying_since.isoformat(timespec='minutes')}"
     )
-    service.transition(
-        session, delivery, S.failed, actor=actor, code=code, detail=f"{why}: {detail}", now=now
-    )
+    detail = f"{why}: {detail}"
+    lost = await _first_unknown_attempt(session, delivery.id)
+    if lost is not None:
+        # The office may have this letter although it ends failed: say so where staff look.
+        which = "the first attempt" if lost == 1 else f"attempt {lost}"
+        detail += f" (it may have been delivered on {which}, whose outcome is unknown)"
+        delivery.last_error = detail
+        log.warning(
+            "delivery %s failed, but may have been delivered on %s (outcome unknown)",
+            delivery.id,
+            which,
+        )
+    service.transition(session, delivery, S.failed, actor=actor, code=code, detail=detail, now=now)
 
 
 def put_back(

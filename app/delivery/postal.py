@@ -279,7 +279,7 @@ async def record(
         if error.code == 429:
             _wait_for_provider(session, delivery, error, actor=actor, now=now)
             return
-        leases.failed_attempt(
+        await leases.failed_attempt(
             session,
             delivery,
             code=error.code,

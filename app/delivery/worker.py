@@ -349,7 +349,7 @@ class Worker:
         async with self.sessionmaker() as session, session.begin():
             delivery = await self._release(session, item)
             if delivery is not None:
-                leases.failed_attempt(
+                await leases.failed_attempt(
                     session,
                     delivery,
                     code=error.code,

@@ -35,6 +35,7 @@ Peer = tuple[str, int]
 TIMEOUT_SECONDS = 1  # the client's SMTP timeout: a stall must end in a failure, not a hang
 NO_HANG_SECONDS = 30  # a round that takes longer than this is a hung worker
 CLOSING = "421 4.3.2 Service shutting down, closing transmission channel"
+REFUSED = "550 5.7.1 Message refused"
 
 
 class FaultySink(Sink):
@@ -84,6 +85,8 @@ class FaultySink(Sink):
             return _closing(server)
         if fault == "421 at DATA, left open":
             return CLOSING  # said, but not done yet: the client must not wait to be told twice
+        if fault == "550 at DATA":
+            return REFUSED
         answer = await super().handle_DATA(server, session, envelope)
         if answer.startswith("250"):
             self.accepted_on.append(session.peer)
@@ -186,6 +189,63 @@ class TestRunOnceAgainstAFaultyServer:
         assert sink.connections == [first, second, second]  # a healthy connection is reused
         assert len(sink.messages) == 2
         assert {rcpt for _, [rcpt], _ in sink.messages} == {"president@pace.example"}
+
+
+class TestAFailureAfterAnUnknownOutcome:
+    async def test_a_letter_refused_after_a_lost_answer_says_it_may_have_been_delivered(
+        self,
+        queued: dict[str, Any],
+        faulty_smtp: tuple[int, FaultySink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        port, sink = faulty_smtp
+        config = smtp_settings(settings, port, smtp_timeout_seconds=TIMEOUT_SECONDS)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w1")
+        try:
+            sink.fault = "drop after DATA"  # the server has the letter; its answer is lost
+            assert await worker.run_once() == 1
+            [delivery] = await _deliveries(session)
+            delivery.next_attempt_at = utcnow()
+            await session.commit()
+            sink.fault = "550 at DATA"  # the resend is refused for good
+            assert await worker.run_once() == 1
+        finally:
+            await transport.close()
+
+        [failed] = await _deliveries(session)
+        assert failed.status is DeliveryStatus.failed
+        assert failed.last_error_code == 550
+        maybe = "may have been delivered on the first attempt, whose outcome is unknown"
+        assert maybe in (failed.last_error or "")
+        events = await timeline(client, queued["token"], failed.id)
+        assert (events[-1]["to_status"], events[-1]["attempt"]) == ("failed", 2)
+        assert maybe in events[-1]["detail"]
+
+    async def test_a_plain_refusal_says_nothing_of_the_kind(
+        self,
+        queued: dict[str, Any],
+        faulty_smtp: tuple[int, FaultySink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        port, sink = faulty_smtp
+        config = smtp_settings(settings, port, smtp_timeout_seconds=TIMEOUT_SECONDS)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w1")
+        try:
+            sink.fault = "550 at DATA"
+            assert await worker.run_once() == 1
+        finally:
+            await transport.close()
+        [failed] = await _deliveries(session)
+        assert failed.status is DeliveryStatus.failed
+        assert "may have been delivered" not in (failed.last_error or "")
 
 
 class TestASendNeverOutlivesItsLease:
