@@ -153,8 +153,10 @@ _UNKNOWN_MARKS = ("is unknown", "outcome unknown")
 
 async def _first_unknown_attempt(session: AsyncSession, delivery_id: int) -> int | None:
     """The first attempt of `delivery_id` whose outcome the log calls unknown, or None."""
-    rows = await session.execute(
-        select(DeliveryEvent.attempt, DeliveryEvent.to_status, DeliveryEvent.detail)
+    # A lease taken over is logged (`sending → queued`) with the number of the attempt it lost;
+    # a lost DATA is logged by the failed attempt's own event: either way the row's attempt.
+    return await session.scalar(
+        select(DeliveryEvent.attempt)
         .where(
             DeliveryEvent.delivery_id == delivery_id,
             or_(*(DeliveryEvent.detail.contains(mark) for mark in _UNKNOWN_MARKS)),
@@ -162,14 +164,6 @@ async def _first_unknown_attempt(session: AsyncSession, delivery_id: int) -> int
         .order_by(DeliveryEvent.id)
         .limit(1)
     )
-    row = rows.first()
-    if row is None:
-        return None
-    # A lease taken over is logged by the next attempt's `sending → queued`, before it counts
-    # itself; a lost DATA is logged by the failed attempt's own event.
-    attempt, to_status, detail = row
-    lost = attempt - 1 if to_status == S.queued.value and "lease of" in (detail or "") else attempt
-    return max(lost, 1)
 
 
 def _event(

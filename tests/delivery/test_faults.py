@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -224,6 +225,41 @@ class TestAFailureAfterAnUnknownOutcome:
         events = await timeline(client, queued["token"], failed.id)
         assert (events[-1]["to_status"], events[-1]["attempt"]) == ("failed", 2)
         assert maybe in events[-1]["detail"]
+
+    async def test_the_note_names_the_attempt_whose_lease_expired(
+        self,
+        queued: dict[str, Any],
+        faulty_smtp: tuple[int, FaultySink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+    ) -> None:
+        port, sink = faulty_smtp
+        config = smtp_settings(settings, port, smtp_timeout_seconds=TIMEOUT_SECONDS)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w1")
+        try:
+            sink.fault = "drop after RCPT"  # attempt 1: refused before the data, outcome known
+            assert await worker.run_once() == 1
+            [delivery] = await _deliveries(session)
+            delivery.next_attempt_at = utcnow()
+            await session.commit()
+            crashed = Worker(sessionmaker, config, transport, name="crashed")
+            assert len(await crashed._claim(10)) == 1  # attempt 2: taken, then the worker dies
+            [delivery] = await _deliveries(session)
+            delivery.lease_expires_at = utcnow() - timedelta(seconds=1)
+            await session.commit()
+            sink.fault = "550 at DATA"  # attempt 3 is refused for good
+            assert await worker.run_once() == 1
+        finally:
+            await transport.close()
+
+        [failed] = await _deliveries(session)
+        assert (failed.status, failed.attempts) == (DeliveryStatus.failed, 3)
+        assert "may have been delivered on attempt 2, whose outcome is unknown" in (
+            failed.last_error or ""
+        )
 
     async def test_a_plain_refusal_says_nothing_of_the_kind(
         self,
