@@ -19,8 +19,8 @@ from app.delivery import service as delivery_service
 from app.delivery.schemas import DashboardRead
 from app.errors import AppError, InvalidInput, Unauthorized
 from app.responses import dashboard, records, service
+from app.responses.mime import as_email, body_text
 from app.responses.models import InboundStatus, ResponseKind
-from app.responses.parsing import as_email, body_text
 from app.responses.schemas import (
     InboundDetail,
     InboundMatch,

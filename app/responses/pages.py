@@ -24,8 +24,8 @@ from app.delivery import service as delivery_service
 from app.errors import AppError
 from app.recipients import service as recipients_service
 from app.responses import records, service
+from app.responses.mime import as_email, body_text
 from app.responses.models import InboundStatus, ResponseKind, ResponseMedium
-from app.responses.parsing import as_email, body_text
 from app.responses.schemas import ResponseCreate, ResponseUpdate
 from app.staff.pages import StaffContext, StaffForm, StaffPage
 from app.web.pages import render

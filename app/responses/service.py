@@ -35,7 +35,8 @@ from app.errors import Conflict, NotFound
 from app.letters.models import Letter
 from app.recipients.files import ChannelKind
 from app.recipients.models import RecipientChannel
-from app.responses import matching, parsing
+from app.responses import matching, mime, parsing
+from app.responses.bounces import Bounce, DsnRecipient
 from app.responses.models import (
     INBOUND_TRANSITIONS,
     InboundKind,
@@ -45,7 +46,7 @@ from app.responses.models import (
     ResponseKind,
     ResponseMedium,
 )
-from app.responses.parsing import Bounce, DsnRecipient, Parsed
+from app.responses.parsing import Parsed
 from app.responses.suggest import suggest_kind
 from app.staff.models import StaffUser
 
@@ -84,8 +85,8 @@ async def store(
     existing = await session.scalar(select(InboundMessage).where(InboundMessage.sha256 == digest))
     if existing is not None:
         return existing, False
-    headers = parsing.headers_only(raw[:max_bytes])
-    _name, sender = parseaddr(parsing.header(headers, "From") or "")
+    headers = mime.headers_only(raw[:max_bytes])
+    _name, sender = parseaddr(mime.header(headers, "From") or "")
     row = InboundMessage(
         source=source,
         sha256=digest,
@@ -94,10 +95,10 @@ async def store(
         truncated=max(size or 0, len(raw)) > max_bytes,
         envelope_to=_clip(envelope_to, 320),
         message_id=_clip(
-            next(iter(parsing.message_ids(parsing.header(headers, "Message-ID"))), None), 500
+            next(iter(mime.message_ids(mime.header(headers, "Message-ID"))), None), 500
         ),
         from_address=_clip(sender.lower(), 320),
-        subject=_clip(parsing.header(headers, "Subject"), 500),
+        subject=_clip(mime.header(headers, "Subject"), 500),
         status=InboundStatus.received,
     )
     session.add(row)

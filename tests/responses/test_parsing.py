@@ -7,8 +7,9 @@ import pytest
 from app.config import Settings
 from app.delivery.email import delivery_token
 from app.responses.matching import thread_ids, token_delivery_ids, tokens_in
+from app.responses.mime import headers_only, new_text
 from app.responses.models import InboundKind, ResponseKind
-from app.responses.parsing import auto_reply_reason, headers_only, new_text, parse
+from app.responses.parsing import auto_reply_reason, parse
 from app.responses.suggest import suggest_kind
 from tests.responses.conftest import sample
 
