@@ -82,6 +82,8 @@ class OfficeHealth:
     usable: list[ChannelHealth] = field(default_factory=list)
     unusable: list[ChannelHealth] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Every channel's problem by channel id, phones included (they are in neither list above).
+    problems: dict[int, str | None] = field(default_factory=dict)
 
     @property
     def status(self) -> OfficeStatus:
@@ -125,6 +127,7 @@ def office_health(recipient: Recipient, *, today: date, max_age_days: int) -> Of
     for channel in recipient.channels:
         problem = channel_problem(channel)
         entry = ChannelHealth(channel.id, channel.kind, channel.label, _describe(channel), problem)
+        health.problems[channel.id] = problem
         if channel.kind is ChannelKind.phone:
             continue
         (health.unusable if problem else health.usable).append(entry)

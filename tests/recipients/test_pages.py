@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,30 @@ from tests.staff.signin import form_token, signed_in
 
 
 class TestDirectoryPages:
+    @pytest.mark.parametrize("role", list(Role))
+    async def test_every_imported_office_page_opens(
+        self, client: httpx.AsyncClient, session: AsyncSession, role: Role
+    ) -> None:
+        # Phones have no health row: an office with one used to answer 500.
+        ids = (await session.scalars(select(Recipient.id).order_by(Recipient.id))).all()
+        assert len(ids) >= 21  # the offices of the source report
+        await signed_in(client, session, role)
+        for recipient_id in ids:
+            page = await client.get(f"/staff/directory/{recipient_id}")
+            assert page.status_code == 200, recipient_id
+            assert "<h2>Channels</h2>" in page.text
+
+    async def test_a_phone_shows_why_it_carries_no_letter(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        phone = await session.scalar(
+            select(RecipientChannel).where(RecipientChannel.kind == ChannelKind.phone).limit(1)
+        )
+        assert phone is not None
+        await signed_in(client, session, Role.organiser)
+        page = await client.get(f"/staff/directory/{phone.recipient_id}")
+        assert "a phone number carries no letter" in page.text
+
     async def test_the_report_lists_unreachable_offices_first(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
