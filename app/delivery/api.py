@@ -154,7 +154,7 @@ async def act_on_delivery(
     session: SessionDep, user: Editor, delivery_id: int, action: DeliveryAction
 ) -> DeliveryDetail:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
-    service.act(session, delivery, action.to, actor=user.email, note=action.note)
+    await service.act(session, delivery, action.to, actor=user.email, note=action.note)
     await session.flush()
     return await _detail(session, delivery)
 

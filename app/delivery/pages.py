@@ -43,9 +43,11 @@ ACTION_LABELS = {
 }
 
 
-def staff_actions(delivery: Delivery) -> list[tuple[str, str]]:
+def staff_actions(delivery: Delivery, *, consent_withdrawn: bool) -> list[tuple[str, str]]:
     """(status, label) of what staff may do to this delivery now."""
     allowed = TRANSITIONS[delivery.channel].get(delivery.status, frozenset())
+    if consent_withdrawn:
+        allowed = allowed - service.SENDS_AGAIN
     return [(s.value, label) for s, label in ACTION_LABELS.items() if s in allowed]
 
 
@@ -149,6 +151,7 @@ async def _delivery_page(
     status: int = 200,
 ) -> Response:
     letter = await letters_service.get_letter(session, letter_id=delivery.letter_id)
+    withdrawn = await service.consent_withdrawn(session, delivery=delivery)
     context: dict[str, object] = {
         **staff.page(),
         "section": "campaigns",
@@ -159,7 +162,8 @@ async def _delivery_page(
             session, recipient_id=delivery.recipient_id
         ),
         "events": await service.events_of(session, delivery_id=delivery.id),
-        "actions": staff_actions(delivery),
+        "actions": staff_actions(delivery, consent_withdrawn=withdrawn is not None),
+        "consent_withdrawn": withdrawn,
     }
     if error:
         context["error"] = error
@@ -191,7 +195,7 @@ async def act(
 ) -> Response:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
     try:
-        service.act(session, delivery, to, actor=staff.user.email, note=note.strip() or None)
+        await service.act(session, delivery, to, actor=staff.user.email, note=note.strip() or None)
     except AppError as exc:
         return await _delivery_page(
             request, session, staff, delivery, error=exc.detail, status=exc.status

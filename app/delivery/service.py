@@ -12,10 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
 from app.errors import Conflict, NotFound
+from app.letters.models import Letter
 from app.letters.service import StoredLetter
 from app.recipients.files import ChannelKind
 from app.recipients.health import channel_address, channel_problem
 from app.recipients.models import Recipient
+from app.signatures.models import Signature, SignatureStatus
+
+
+class ConsentWithdrawn(Conflict):
+    """A letter whose supporter took their consent back: staff cannot send it after all."""
 
 
 class IllegalTransition(Conflict):
@@ -128,12 +134,37 @@ STAFF_MOVES = frozenset(
 )
 
 
-def act(
+# The staff moves that would send a letter after all.
+SENDS_AGAIN = frozenset({DeliveryStatus.queued, DeliveryStatus.open})
+
+
+async def consent_withdrawn(session: AsyncSession, *, delivery: Delivery) -> str | None:
+    """Why `delivery`'s letter must never go out (its supporter withdrew or erased), or None."""
+    row = (
+        await session.execute(
+            select(Signature.status, Signature.erased_at)
+            .join(Letter, Letter.signature_id == Signature.id)
+            .where(Letter.id == delivery.letter_id)
+        )
+    ).first()
+    if row is None:  # a digest or a staff-made letter: no one supporter's consent to check
+        return None
+    status, erased_at = row
+    if erased_at is not None:
+        return "the supporter erased their data; consent withdrawn is final, so it is never sent"
+    if status is SignatureStatus.withdrawn:
+        return "the supporter withdrew their signature; consent withdrawn is final"
+    return None
+
+
+async def act(
     session: AsyncSession, delivery: Delivery, to: DeliveryStatus, *, actor: str, note: str | None
 ) -> None:
     """A staff action on one delivery, within its channel's state machine."""
     if to not in STAFF_MOVES:
         raise IllegalTransition(f"staff cannot move a delivery to {to.value}; workers do that")
+    if to in SENDS_AGAIN and (reason := await consent_withdrawn(session, delivery=delivery)):
+        raise ConsentWithdrawn(f"this letter cannot be sent again: {reason}")
     transition(session, delivery, to, actor=actor, detail=note or "by staff")
     if to is DeliveryStatus.queued:
         delivery.next_attempt_at = utcnow()

@@ -588,7 +588,7 @@ class TestTracking:
         fake.track(str(old_reference), "Returned to Sender")
         await round_(due)
         delivery = await the_delivery(session)
-        service.act(session, delivery, S.queued, actor="staff@test", note="address corrected")
+        await service.act(session, delivery, S.queued, actor="staff@test", note="address corrected")
         await session.commit()
 
         await round_(due + timedelta(minutes=1))
