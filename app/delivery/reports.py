@@ -29,7 +29,7 @@ STEPS = (
     "signed",
     "confirmed",
     "letters",
-    "queued",
+    "deliveries",
     "sent",
     "delivered",
     "bounced",
@@ -41,6 +41,15 @@ WAITING = frozenset({S.queued, S.sending, S.printed, S.open})
 SENT = frozenset({S.sent, S.delivered, S.bounced, S.posted, S.returned, S.done})
 BOUNCED = frozenset({S.bounced, S.returned})
 STOPPED = frozenset({S.cancelled, S.skipped})
+# How the dashboard groups the deliveries by their state now: every status in exactly one group
+# (a test checks it), so the groups add up to all deliveries, as the delivery log lists them.
+# A withdrawn or erased signature leaves its letters cancelled, or its manual task skipped.
+STATE_GROUPS: tuple[tuple[str, frozenset[DeliveryStatus]], ...] = (
+    ("waiting", WAITING),
+    ("gone_out", SENT),
+    ("failed", frozenset({S.failed})),
+    ("stopped", STOPPED),
+)
 # The event that marks each step in the delivery log, for the daily chart.
 _EVENT_STEPS = {
     S.sent.value: "sent",
@@ -53,20 +62,40 @@ _EVENT_STEPS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class StateGroup:
+    name: str
+    total: int
+    states: list[tuple[DeliveryStatus, int]]  # the statuses that occur, in the model's order
+
+
 @dataclass(slots=True)
 class Funnel:
+    """The campaign's steps; `states` counts each delivery once, under its status now."""
+
     signed: int = 0
     confirmed: int = 0
     letters: int = 0
-    queued: int = 0
+    deliveries: int = 0
     sent: int = 0
     delivered: int = 0
     bounced: int = 0
     failed: int = 0
     responded: int | None = None  # app/responses
+    states: dict[DeliveryStatus, int] = field(default_factory=dict)
 
     def steps(self) -> list[tuple[str, int | None]]:
         return [(name, getattr(self, name)) for name in STEPS]
+
+    def groups(self) -> list[StateGroup]:
+        """`states` in the dashboard's groups; their totals add up to `deliveries`."""
+        grouped = []
+        for name, members in STATE_GROUPS:
+            states = [
+                (s, self.states[s]) for s in DeliveryStatus if s in members and s in self.states
+            ]
+            grouped.append(StateGroup(name, sum(n for _, n in states), states))
+        return grouped
 
 
 @dataclass(slots=True)
@@ -165,7 +194,8 @@ async def funnel_and_offices(
         if channel not in row.channels:
             row.channels.append(channel)
         state = S(status)
-        funnel.queued += count
+        funnel.deliveries += count
+        funnel.states[state] = funnel.states.get(state, 0) + count
         if state in WAITING:
             row.waiting += count
             # Only e-mail is sent on a schedule; post and web forms wait for people.
@@ -229,7 +259,7 @@ async def timeline(
         .where(Delivery.letter_id.in_(_of_campaign(campaign)), Delivery.created_at >= since)
         .group_by(d)
     ):
-        add("queued", day, count)
+        add("deliveries", day, count)
     d = _day(session, DeliveryEvent.at)
     for day, to_status, count in await session.execute(
         select(d, DeliveryEvent.to_status, func.count())

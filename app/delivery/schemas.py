@@ -117,12 +117,16 @@ class FunnelRead(BaseModel):
     signed: int
     confirmed: int
     letters: int
-    queued: int = Field(description="Deliveries created: one per letter and channel.")
+    deliveries: int = Field(description="Deliveries made: one per letter and channel.")
     sent: int = Field(description="Accepted by the mail server, posted, or sent by hand.")
     delivered: int
     bounced: int = Field(description="Bounced e-mail and returned post.")
     failed: int
     responded: int | None = Field(description="Filled in by the response log, when present.")
+    states: dict[DeliveryStatus, int] = Field(
+        description="Every delivery counted once, under its status now; they add up to "
+        "`deliveries`, as the delivery log lists them. Statuses with none are left out."
+    )
 
 
 class OfficeStatusRead(BaseModel):

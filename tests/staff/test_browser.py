@@ -141,7 +141,7 @@ class TestStaffArea:
                     strict=True,
                 )
             )
-            assert funnel["letters"] == "6" and funnel["queued"] == "6"
+            assert funnel["letters"] == "6" and funnel["deliveries"] == "6"
             assert page.locator("figure.chart svg polyline").count() == 8
             offices = page.locator("table.offices tbody th").all_inner_texts()
             assert len(offices) == 3
