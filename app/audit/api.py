@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.audit import service
 from app.db import SessionDep
+from app.params import Offset
 from app.schemas import ERROR_RESPONSES, Page
 from app.staff.auth import Admin
 
@@ -36,7 +37,7 @@ async def list_audit(
     entity_type: Annotated[str | None, Query(max_length=40)] = None,
     entity_id: Annotated[str | None, Query(max_length=80)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[AuditRead]:
     rows, total = await service.list_entries(
         session, entity_type=entity_type, entity_id=entity_id, limit=limit, offset=offset

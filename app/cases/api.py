@@ -10,6 +10,7 @@ from app.cases import service
 from app.cases.files import Category, Status
 from app.cases.schemas import CaseRead, CaseSummary, CaseUpdate, PersonRead, PersonUpdate
 from app.db import SessionDep
+from app.params import Id, Offset
 from app.schemas import ERROR_RESPONSES, Page
 from app.staff.auth import Editor
 
@@ -29,7 +30,7 @@ async def list_cases(
         str | None, Query(pattern=r"^\d+(\.\d+)?$", description="Criminal Code article")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[CaseSummary]:
     rows, total = await service.list_cases(
         session,
@@ -61,7 +62,7 @@ async def update_case(
 
 @router.patch("/{case_id}/people/{person_id}", summary="Update a person's situation")
 async def update_person(
-    session: SessionDep, user: Editor, case_id: str, person_id: int, changes: PersonUpdate
+    session: SessionDep, user: Editor, case_id: str, person_id: Id, changes: PersonUpdate
 ) -> PersonRead:
     case = await service.get_case(session, case_id=case_id)
     person = await service.update_person(

@@ -36,6 +36,7 @@ from app.letters.models import Digest, Letter
 from app.letters.printing import Batch
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
 from app.letters.service import LetterKit
+from app.params import Id, Offset
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.schemas import ERROR_RESPONSES
@@ -96,7 +97,7 @@ async def list_deliveries(
     since: Annotated[date | None, Query(description="Status changed on or after (UTC)")] = None,
     until: Annotated[date | None, Query(description="... on or before this day")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DeliveryRead]:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     query = reports.filtered(
@@ -139,9 +140,7 @@ async def deliveries_csv(
 
 
 @router.get("/deliveries/{delivery_id:int}", summary="One delivery and its event timeline")
-async def get_delivery(
-    session: SessionDep, _user: CurrentStaff, delivery_id: int
-) -> DeliveryDetail:
+async def get_delivery(session: SessionDep, _user: CurrentStaff, delivery_id: Id) -> DeliveryDetail:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
     return await _detail(session, delivery)
 
@@ -151,7 +150,7 @@ async def get_delivery(
     summary="Retry, cancel, or mark a manual task done or skipped (campaigner, admin)",
 )
 async def act_on_delivery(
-    session: SessionDep, user: Editor, delivery_id: int, action: DeliveryAction
+    session: SessionDep, user: Editor, delivery_id: Id, action: DeliveryAction
 ) -> DeliveryDetail:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
     await service.act(session, delivery, action.to, actor=user.email, note=action.note)
@@ -186,9 +185,7 @@ async def create_print_batch(session: SessionDep, user: Editor, slug: str) -> Pr
 
 
 @router.get("/print-batches/{batch_id:int}", summary="One print batch")
-async def get_print_batch(
-    session: SessionDep, _user: CurrentStaff, batch_id: int
-) -> PrintBatchRead:
+async def get_print_batch(session: SessionDep, _user: CurrentStaff, batch_id: Id) -> PrintBatchRead:
     return await _batch_read(session, await batches.get_batch(session, batch_id=batch_id))
 
 
@@ -199,7 +196,7 @@ async def _rendered(session: AsyncSession, kit: LetterKit, batch_id: int) -> Bat
 
 @router.get("/print-batches/{batch_id:int}.pdf", summary="The batch as one PDF", responses=PDF)
 async def print_batch_pdf(
-    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: int
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
     rendered = await _rendered(session, kit, batch_id)
     return Response(
@@ -211,7 +208,7 @@ async def print_batch_pdf(
 
 @router.get("/print-batches/{batch_id:int}.csv", summary="The batch's manifest", responses=CSV)
 async def print_batch_csv(
-    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: int
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
     rendered = await _rendered(session, kit, batch_id)
     return Response(
@@ -222,7 +219,7 @@ async def print_batch_csv(
 
 
 @router.post("/print-batches/{batch_id:int}/posted", summary="Mark a batch posted")
-async def mark_posted(session: SessionDep, user: Editor, batch_id: int) -> PrintBatchRead:
+async def mark_posted(session: SessionDep, user: Editor, batch_id: Id) -> PrintBatchRead:
     batch = await batches.get_batch(session, batch_id=batch_id)
     await batches.mark_posted(session, batch=batch, actor=user.email)
     return await _batch_read(session, batch)
@@ -297,7 +294,7 @@ async def make_digest(session: SessionDep, user: Editor, kit: KitDep, slug: str)
 
 
 @router.get("/digests/{digest_id:int}", summary="One digest", tags=["digests"])
-async def get_digest(session: SessionDep, _user: CurrentStaff, digest_id: int) -> DigestRead:
+async def get_digest(session: SessionDep, _user: CurrentStaff, digest_id: Id) -> DigestRead:
     return await _digest_read(session, await digests.get_digest(session, digest_id=digest_id))
 
 
@@ -307,7 +304,7 @@ async def get_digest(session: SessionDep, _user: CurrentStaff, digest_id: int) -
     tags=["digests"],
     responses=CSV,
 )
-async def digest_csv(session: SessionDep, _user: CurrentStaff, digest_id: int) -> Response:
+async def digest_csv(session: SessionDep, _user: CurrentStaff, digest_id: Id) -> Response:
     await digests.get_digest(session, digest_id=digest_id)
     return Response(
         await digests.digest_csv(session, digest_id=digest_id),

@@ -22,6 +22,7 @@ from app.delivery import reports, service
 from app.delivery.models import TRANSITIONS, Delivery, DeliveryStatus
 from app.errors import AppError, InvalidInput
 from app.letters import service as letters_service
+from app.params import Id
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.spreadsheet import to_csv
@@ -177,7 +178,7 @@ async def _campaign_slug(session: SessionDep, campaign_id: int) -> str:
 
 @router.get("/deliveries/{delivery_id:int}", response_class=HTMLResponse)
 async def delivery_page(
-    request: Request, session: SessionDep, staff: StaffPage, delivery_id: int
+    request: Request, session: SessionDep, staff: StaffPage, delivery_id: Id
 ) -> Response:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
     return await _delivery_page(request, session, staff, delivery)
@@ -188,7 +189,7 @@ async def act(
     request: Request,
     session: SessionDep,
     staff: EditorForm,
-    delivery_id: int,
+    delivery_id: Id,
     to: Annotated[DeliveryStatus, Form()],
     note: Annotated[str, Form(max_length=1000)] = "",
     back: Annotated[str, Form(max_length=300)] = "",

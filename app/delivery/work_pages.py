@@ -22,6 +22,7 @@ from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.errors import NotFound
 from app.letters.deps import KitDep
 from app.letters.models import Letter
+from app.params import Id
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
 from app.staff.pages import EditorForm, StaffPage
@@ -98,7 +99,7 @@ async def create_batch(session: SessionDep, staff: EditorForm, slug: str) -> Res
 
 
 @router.post("/batches/{batch_id:int}/posted")
-async def mark_posted(session: SessionDep, staff: EditorForm, batch_id: int) -> Response:
+async def mark_posted(session: SessionDep, staff: EditorForm, batch_id: Id) -> Response:
     batch = await batches.get_batch(session, batch_id=batch_id)
     await batches.mark_posted(session, batch=batch, actor=staff.user.email)
     return RedirectResponse("/staff/batches", status_code=303)
@@ -106,7 +107,7 @@ async def mark_posted(session: SessionDep, staff: EditorForm, batch_id: int) -> 
 
 @router.get("/batches/{batch_id:int}.{kind}")
 async def batch_file(
-    session: SessionDep, _staff: StaffPage, kit: KitDep, batch_id: int, kind: str
+    session: SessionDep, _staff: StaffPage, kit: KitDep, batch_id: Id, kind: str
 ) -> Response:
     if kind not in ("pdf", "csv"):
         raise NotFound(f"no such file of print batch {batch_id}")

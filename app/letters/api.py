@@ -16,6 +16,7 @@ from app.letters.pdf import Layout
 from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, PreviewRead, SenderIn
 from app.letters.service import LetterKit
+from app.params import Id, Offset
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
@@ -83,7 +84,7 @@ async def list_letters(
     slug: str,
     channel: ChannelKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[LetterRead]:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     letters = await service.list_letters(
@@ -93,7 +94,7 @@ async def list_letters(
 
 
 @router.get("/letters/{letter_id:int}", summary="One letter on record")
-async def get_letter(session: SessionDep, _user: CurrentStaff, letter_id: int) -> LetterRead:
+async def get_letter(session: SessionDep, _user: CurrentStaff, letter_id: Id) -> LetterRead:
     return LetterRead.model_validate(await service.get_letter(session, letter_id=letter_id))
 
 
@@ -108,7 +109,7 @@ async def _with_recipients(
     "/letters/{letter_id:int}.pdf", summary="One letter as a print-ready A4 PDF", responses=PDF
 )
 async def letter_pdf(
-    session: SessionDep, _user: CurrentStaff, kit: KitDep, letter_id: int
+    session: SessionDep, _user: CurrentStaff, kit: KitDep, letter_id: Id
 ) -> Response:
     letter = await service.get_letter(session, letter_id=letter_id)
     batch = render_batch(

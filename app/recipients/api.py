@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from app.config import SettingsDep
 from app.db import SessionDep, utcnow
+from app.params import Id, Offset
 from app.recipients import service
 from app.recipients.files import ChannelKind
 from app.recipients.health import OfficeStatus, directory_health
@@ -35,7 +36,7 @@ async def list_recipients(
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     channel: Annotated[ChannelKind | None, Query(description="Has a channel of this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[RecipientRead]:
     rows, total = await service.list_recipients(
         session, q=q, tag=tag, country=country, channel=channel, limit=limit, offset=offset
@@ -79,7 +80,7 @@ async def add_channel(
     summary="Verify or correct a channel (campaigner, admin)",
 )
 async def update_channel(
-    session: SessionDep, user: Editor, recipient_id: str, channel_id: int, changes: ChannelUpdate
+    session: SessionDep, user: Editor, recipient_id: str, channel_id: Id, changes: ChannelUpdate
 ) -> ChannelRead:
     recipient = await service.get_recipient(session, recipient_id=recipient_id)
     channel = await service.update_channel(
@@ -99,7 +100,7 @@ async def update_channel(
     summary="Remove a channel (campaigner, admin)",
 )
 async def remove_channel(
-    session: SessionDep, user: Editor, recipient_id: str, channel_id: int
+    session: SessionDep, user: Editor, recipient_id: str, channel_id: Id
 ) -> None:
     recipient = await service.get_recipient(session, recipient_id=recipient_id)
     await service.remove_channel(session, recipient=recipient, channel_id=channel_id, actor=user)

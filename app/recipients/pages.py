@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from app.config import SettingsDep
 from app.db import SessionDep, utcnow
 from app.errors import AppError
+from app.params import Id
 from app.recipients import service
 from app.recipients.health import OfficeStatus, directory_health, office_health
 from app.recipients.models import Recipient
@@ -129,7 +130,7 @@ async def verify_channel(
     staff: EditorForm,
     settings: SettingsDep,
     recipient_id: str,
-    channel_id: int,
+    channel_id: Id,
     source: Annotated[str, Form(max_length=300)] = "",
     address: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:

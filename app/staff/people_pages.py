@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.db import SessionDep
+from app.params import Id
 from app.staff import service
 from app.staff.models import Role
 from app.staff.pages import AdminForm, AdminPage, StaffContext
@@ -57,7 +58,7 @@ async def create(
 
 @router.post("/{user_id:int}/role")
 async def change_role(
-    session: SessionDep, staff: AdminForm, user_id: int, role: Annotated[Role, Form()]
+    session: SessionDep, staff: AdminForm, user_id: Id, role: Annotated[Role, Form()]
 ) -> Response:
     user = await service.get_user_by_id(session, user_id=user_id)
     await service.set_role(session, user=user, role=role, actor=staff.user)
@@ -66,7 +67,7 @@ async def change_role(
 
 @router.post("/{user_id:int}/active")
 async def set_active(
-    session: SessionDep, staff: AdminForm, user_id: int, active: Annotated[bool, Form()]
+    session: SessionDep, staff: AdminForm, user_id: Id, active: Annotated[bool, Form()]
 ) -> Response:
     user = await service.get_user_by_id(session, user_id=user_id)
     if user.id == staff.user.id and not active:
