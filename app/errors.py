@@ -128,25 +128,56 @@ async def _app_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _field_error(err: Any) -> dict[str, str]:
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":
+        # pydantic gives the character offset as the location and a bare "JSON decode error".
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (err.get("ctx") or {}).get("error", "")
+        return {"field": "body", "message": f"not valid JSON ({reason}{where})"}
+    return {
+        "field": ".".join(str(p) for p in loc if p != "body") or "body",
+        "message": err.get("msg", "invalid"),
+    }
+
+
+def _not_json(request: Request, exc: RequestValidationError | ValidationError) -> bool:
+    """An API body sent as something other than JSON (a form, plain text)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body_errors = [e for e in exc.errors() if tuple(e.get("loc", ())) == ("body",)]
+    return bool(
+        body_errors
+        and content_type
+        and content_type != "application/json"
+        and not content_type.endswith("+json")
+        and any(e.get("type") in ("model_attributes_type", "dict_type") for e in body_errors)
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     # RequestValidationError for bodies and parameters; pydantic's own ValidationError when a
     # route validates input itself (e.g. query parameters assembled into a model).
     assert isinstance(exc, RequestValidationError | ValidationError)
-    fields = [
-        {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-            "message": err.get("msg", "invalid"),
-        }
-        for err in exc.errors()
-    ]
+    if not _wants_html(request) and _not_json(request, exc):
+        detail = "the body must be JSON, sent with Content-Type: application/json"
+        return JSONResponse(error_body("UnsupportedMediaType", detail), status_code=415)
+    fields = [_field_error(err) for err in exc.errors()]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
     if _wants_html(request):
         return _html_error(request, 422, detail)
     return JSONResponse(error_body("ValidationError", detail, fields=fields), status_code=422)
 
 
+# What FastAPI raises when a JSON body is not even text (invalid UTF-8).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY and not _wants_html(request):
+        field = {"field": "body", "message": "not valid JSON (not UTF-8 text)"}
+        detail = "body: not valid JSON (not UTF-8 text)"
+        return JSONResponse(error_body("ValidationError", detail, fields=[field]), status_code=422)
     kind = _STATUS_KINDS.get(exc.status_code, "Error")
     detail = exc.detail if isinstance(exc.detail, str) else kind
     if _wants_html(request):

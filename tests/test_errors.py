@@ -1,7 +1,11 @@
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.main import create_app
+from app.staff.models import Role
+from tests.factories import bearer, make_staff
 
 
 class TestErrorBodies:
@@ -48,3 +52,35 @@ class TestErrorBodies:
         assert "cdn" not in docs.text.lower()
         bundle = await client.get("/docs-assets/swagger-ui-bundle.js")
         assert bundle.status_code == 200
+
+
+class TestBodiesThatAreNotJson:
+    @pytest.mark.parametrize(
+        ("body", "content_type", "status", "says"),
+        [
+            (b"not json", "application/json", 422, "body: not valid JSON (Expecting value"),
+            (b'{"slug": "x",', "application/json", 422, "at character 13"),
+            (b"\xff\xfe\x00", "application/json", 422, "body: not valid JSON (not UTF-8 text)"),
+            (b"[1, 2]", "application/json", 422, "body: Input should be a valid dictionary"),
+            (b"", "application/json", 422, "body: Field required"),
+            (b"slug=x", "application/x-www-form-urlencoded", 415, "Content-Type: application/json"),
+            (b"slug=x", "text/plain", 415, "Content-Type: application/json"),
+        ],
+    )
+    async def test_answer_a_clear_4xx(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        body: bytes,
+        content_type: str,
+        status: int,
+        says: str,
+    ) -> None:
+        _, token = await make_staff(session, Role.campaigner)
+        response = await client.post(
+            "/api/v1/campaigns",
+            content=body,
+            headers={**bearer(token), "Content-Type": content_type},
+        )
+        assert response.status_code == status, response.text
+        assert says in response.json()["detail"]
