@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,17 @@ class Settings(BaseSettings):
         description="Where supporters reach the site: the base of links in confirmation e-mails.",
     )
     served_over_tls: bool = Field(
-        default=False, description="HTTPS in front (e.g. a proxy): pages send HSTS."
+        default=False,
+        description="HTTPS in front (e.g. a proxy): pages send HSTS and the staff cookies are "
+        "Secure. Without it, a request counts as HTTPS when it came over TLS itself or carries "
+        "X-Forwarded-Proto: https from one of `trusted_proxies`.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the reverse proxies in front, a JSON list "
+        'such as ["127.0.0.1", "10.0.0.0/8"]. Only a request whose direct peer is one of '
+        "them is believed about X-Forwarded-Proto (Secure cookies, our own origin) and "
+        "X-Forwarded-For (the client address that sign-in limits count). Empty: no one is.",
     )
 
     # Public signing (app/signatures): abuse resistance and the confirmation e-mails.
@@ -151,7 +162,9 @@ class Settings(BaseSettings):
         default=12, ge=1, description="A staff session ends this long after sign-in, used or not."
     )
     staff_login_rate_per_account: str = Field(
-        default="5/15 minutes", description="Failed sign-ins per account (`limits` notation)."
+        default="5/15 minutes",
+        description="Failed sign-ins per account from one client address (`limits` notation); "
+        "other addresses are only slowed down (app/staff/ratelimit.py).",
     )
     staff_login_rate_per_ip: str = Field(
         default="20/15 minutes", description="Sign-in attempts per client address."
@@ -188,6 +201,14 @@ class Settings(BaseSettings):
         default=365, ge=1, description="A holder not verified for longer is reported stale."
     )
     page_size_max: int = Field(default=200, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        # A typo here would silently trust no one (or the wrong one): refuse it at start-up.
+        for entry in value:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        return [entry.strip() for entry in value]
 
     @property
     def effective_database_url(self) -> str:

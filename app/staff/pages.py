@@ -1,7 +1,8 @@
 """The staff area's sign-in, sign-out and account pages, and the guards every staff page uses.
 
-A guard finds the session (or sends the browser to sign in), checks the form's CSRF token on
-anything that changes state, then the role: organisers read and record responses, campaigners
+A guard on anything that changes state first refuses a form another site sent
+(app/staff/origin.py), then finds the session (or sends the browser to sign in), checks the
+form's CSRF token, then the role: organisers read and record responses, campaigners
 also edit and launch, admins manage staff and read the audit log. The sign-in form carries its
 own CSRF token (a cookie and a field that must match) because there is no session yet.
 """
@@ -27,7 +28,8 @@ from app.errors import AppError, Forbidden, InvalidInput, Unauthorized
 from app.staff import service as staff_service
 from app.staff import sessions
 from app.staff.models import Role, StaffUser
-from app.staff.ratelimit import LoginLimits, client_address, login_limits
+from app.staff.origin import check_same_origin, client_address, served_over_https
+from app.staff.ratelimit import LoginLimits, login_limits
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -98,6 +100,9 @@ def guard(*roles: Role, form: bool = False) -> Callable[..., Awaitable[StaffCont
     allowed = frozenset(roles or Role)
 
     async def check(request: Request, session: SessionDep) -> StaffContext:
+        if form:
+            # Before the session is looked at: a form another site sent gets nothing from us.
+            check_same_origin(request)
         staff = await _signed_in(request, session)
         if form:
             token = (await request.form()).get("csrf_token")
@@ -144,7 +149,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=served_over_https(request),
         path="/staff/login",
     )
     return response
@@ -166,6 +171,7 @@ async def login(
     token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
+    check_same_origin(request)  # a sign-in forced from another site (login CSRF) stops here
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie or not hmac.compare_digest(cookie, login_csrf):
         error = "The sign-in form had expired. Please try again."
@@ -176,7 +182,8 @@ async def login(
         if by_password
         else "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
     )
-    limits.attempt(address=client_address(request), account=account)
+    address = client_address(request)
+    await limits.attempt(address=address, account=account)
     try:
         if by_password:
             user = await staff_service.authenticate_password(
@@ -185,7 +192,7 @@ async def login(
         else:
             user = await staff_service.authenticate(session, token=token.strip())
     except Unauthorized:
-        limits.failed(account=account)
+        limits.failed(address=address, account=account)
         error = "Wrong e-mail address or password." if by_password else "That token is not valid."
         return _login_page(request, next=next, status=401, error=error, email=email)
     settings = _settings(request)
@@ -193,17 +200,14 @@ async def login(
         session,
         user=user,
         timeouts=timeouts(settings),
-        client_address=client_address(request),
+        client_address=address,
     )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        sessions.SESSION_COOKIE,
+    sessions.set_cookie(
+        response,
         key,
         max_age=settings.staff_session_absolute_hours * 3600,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
+        secure=served_over_https(request),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
     return response
@@ -255,13 +259,14 @@ async def change_password(
 ) -> Response:
     account_key = "email:" + staff.user.email
     if staff.user.password_hash is not None:
-        limits.attempt(address=client_address(request), account=account_key)
+        address = client_address(request)
+        await limits.attempt(address=address, account=account_key)
         try:
             await staff_service.authenticate_password(
                 session, email=staff.user.email, password=current
             )
         except Unauthorized:
-            limits.failed(account=account_key)
+            limits.failed(address=address, account=account_key)
             return await _account_page(
                 request, session, staff, status=401, error="The current password is wrong."
             )

@@ -1,6 +1,7 @@
 """Server-side staff sessions for the HTML staff area, with a CSRF token per session.
 
-The browser holds only a random session id (HttpOnly, SameSite=Strict cookie); the database
+The browser holds only a random session id (HttpOnly, SameSite=Strict cookie, Secure when the
+site is reached over HTTPS: `set_cookie` is its one writer); the database
 holds its hash, the account, the CSRF token, when it was last used and when it must end. A
 session ends on sign-out, after `idle` without a request, at its absolute expiry, or when the
 account is disabled (`end_all`); an ended row stays as a record (when, why, from where).
@@ -18,6 +19,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from starlette.responses import Response
 
 from app.db import Base, UTCDateTime, utcnow
 from app.staff.models import StaffUser
@@ -59,6 +61,20 @@ class StaffSession(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[StaffUser] = relationship(lazy="raise")
+
+
+def set_cookie(response: Response, key: str, *, max_age: int, secure: bool) -> None:
+    """Hand the browser its session id. `secure` keeps it off plain HTTP once the site is
+    served over HTTPS (app/staff/origin.py decides that, proxies included)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
 
 
 def _hash(key: str) -> str:
