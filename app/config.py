@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.text import Line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +37,9 @@ class Settings(BaseSettings):
     templates_dir: Path = PROJECT_ROOT / "letter_templates"
     default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
-    organisation_name: str = Field(default="Appeals", description="Who runs the campaigns.")
+    organisation_name: Annotated[str, Line(200, min_length=1)] = Field(
+        default="Appeals", description="Who runs the campaigns (the From name of mails)."
+    )
     organisation_address: list[str] = Field(
         default_factory=list, description="Return address lines printed on posted letters."
     )
@@ -226,9 +231,35 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+class ConfigurationError(SystemExit):
+    """Settings that cannot be used. Its text is one line per setting, naming the variable and
+    what it must be; commands exit with status 2 and no stack trace."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def describe(exc: ValidationError) -> str:
+    """`exc` as one line a person can act on: `APPEALS_SMTP_PORT: Input should be ...`."""
+    problems = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"] if isinstance(part, str))
+        problems.append(f"APPEALS_{name.upper()}: {error['msg']}")
+    return "; ".join(problems) + " (set in the environment or in .env)"
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        message = f"error: {describe(exc)}"
+        sys.stderr.write(message + "\n")
+        raise ConfigurationError(message) from None
 
 
 def _settings_from_app(request: Request) -> Settings:

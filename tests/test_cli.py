@@ -262,3 +262,33 @@ class TestTokenSecret:
         with demo(tmp_path):
             pass
         assert path.read_text() == first
+
+
+class TestABadSetting:
+    @pytest.mark.parametrize(
+        ("name", "value", "problem"),
+        [
+            ("APPEALS_ORGANISATION_NAME", "Us\r\nBcc: everyone@example.org", "must be one line"),
+            ("APPEALS_SMTP_PORT", "twenty-five", "valid integer"),
+            ("APPEALS_TRUSTED_PROXIES", '["not-an-address"]', "APPEALS_TRUSTED_PROXIES"),
+        ],
+    )
+    @pytest.mark.parametrize("command", [("worker", "--once"), ("db", "upgrade")])
+    def test_is_one_line_naming_it_and_no_stack_trace(
+        self, tmp_path: Path, command: tuple[str, ...], name: str, value: str, problem: str
+    ) -> None:
+        env = {**os.environ, "APPEALS_VAR_DIR": str(tmp_path / "var"), name: value}
+        result = subprocess.run(
+            [sys.executable, "-m", "app", *command],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: {name}: ")
+        assert problem in line
+        assert "Traceback" not in result.stderr + result.stdout

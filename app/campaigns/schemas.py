@@ -7,11 +7,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from app.campaigns.models import CampaignMode, CampaignStatus
+from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.recipients.files import ChannelKind
+from app.text import Line, Paragraphs, length_of
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Address = Annotated[EmailStr, StringConstraints(max_length=length_of(Campaign.test_address))]
+Text = Annotated[str, Line(length_of(Campaign.title), min_length=1)]
 LETTER_CHANNELS = [ChannelKind.email, ChannelKind.postal, ChannelKind.web_form]
 
 
@@ -20,8 +22,10 @@ class Selector(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tag: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")] | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    tag: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$", max_length=40)] | None = (
+        None
+    )
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", max_length=2)] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Selector:
@@ -74,7 +78,7 @@ class CampaignCreate(BaseModel):
 
     slug: Slug
     title: Text
-    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    description: Annotated[str, Paragraphs(5000)] = ""
     cases: list[Slug] = Field(default_factory=list)
     targets: Targets = Field(default_factory=Targets)
     template: Slug
@@ -85,14 +89,14 @@ class CampaignCreate(BaseModel):
     )
     pacing: Pacing = Field(default_factory=Pacing)
     test_mode: bool = False
-    test_address: EmailStr | None = None
+    test_address: Address | None = None
 
 
 class CampaignUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Text | None = None
-    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    description: Annotated[str, Paragraphs(5000)] | None = None
     cases: list[Slug] | None = None
     targets: Targets | None = None
     template: Slug | None = None
@@ -101,9 +105,9 @@ class CampaignUpdate(BaseModel):
     channel_overrides: dict[Slug, ChannelList] | None = None
     pacing: Pacing | None = None
     test_mode: bool | None = None
-    test_address: EmailStr | None = None
+    test_address: Address | None = None
     status: CampaignStatus | None = None
-    status_note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    status_note: Annotated[str, Paragraphs(1000)] | None = None
 
 
 class TargetRead(BaseModel):

@@ -42,7 +42,12 @@ def _from_yaml(value: object) -> object:
     return value
 
 
-PartialDate = Annotated[str, BeforeValidator(_from_yaml), AfterValidator(_partial_date)]
+PartialDate = Annotated[
+    str,
+    BeforeValidator(_from_yaml),
+    StringConstraints(max_length=10),
+    AfterValidator(_partial_date),
+]
 
 
 class Category(StrEnum):

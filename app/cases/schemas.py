@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.cases.files import Ask, Category, KeyDate, PartialDate, Status, Text
+from app.cases.files import AskKind, Category, PartialDate, Status
+from app.cases.models import Case, CasePerson
 from app.schemas import StrictInput
+from app.text import Line, Paragraphs, length_of
 
 
 class ChargeRead(BaseModel):
@@ -64,24 +66,43 @@ class CaseRead(CaseSummary):
     updated_at: datetime
 
 
+PersonName = Annotated[str, Line(length_of(CasePerson.name), min_length=1)]
+
+
+class KeyDateIn(StrictInput):
+    date: PartialDate
+    event: Annotated[str, Line(1000, min_length=1)]
+
+
+class AskIn(StrictInput):
+    kind: AskKind
+    text: Annotated[str, Paragraphs(2000, min_length=1)]
+
+
 class CaseUpdate(StrictInput):
-    title: Text | None = None
-    region: str | None = None
-    summary: Text | None = None
-    key_dates: list[KeyDate] | None = None
-    asks: list[Ask] | None = Field(default=None, min_length=1)
+    title: Annotated[str, Line(length_of(Case.title), min_length=1)] | None = None
+    region: Annotated[str, Line(length_of(Case.region))] | None = None
+    summary: Annotated[str, Paragraphs(20_000, min_length=1)] | None = None
+    key_dates: Annotated[list[KeyDateIn], Field(max_length=200)] | None = None
+    asks: Annotated[list[AskIn], Field(min_length=1, max_length=50)] | None = None
     as_of: date | None = None
-    notes: str | None = None
+    notes: Annotated[str, Paragraphs(20_000)] | None = None
 
 
 class PersonUpdate(StrictInput):
     """A change in a person's situation, e.g. a release: set `status` and `status_note`."""
 
     status: Status | None = None
-    status_note: str | None = None
-    role: Text | None = None
-    place: str | None = None
-    sentence: str | None = None
+    status_note: Annotated[str, Paragraphs(5000)] | None = None
+    role: Annotated[str, Line(length_of(CasePerson.role), min_length=1)] | None = None
+    place: Annotated[str, Line(length_of(CasePerson.place))] | None = None
+    sentence: Annotated[str, Paragraphs(5000)] | None = None
     sentenced_on: PartialDate | None = None
-    detention_place: str | None = None
-    variants: list[Text] | None = None
+    detention_place: Annotated[str, Line(length_of(CasePerson.detention_place))] | None = None
+    variants: (
+        Annotated[
+            list[Annotated[str, Line(length_of(CasePerson.name), min_length=1)]],
+            Field(max_length=50),
+        ]
+        | None
+    ) = None

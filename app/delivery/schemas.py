@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.delivery.models import DeliveryStatus
 from app.recipients.files import ChannelKind
+from app.text import Paragraphs
 
 
 class DeliveryEventRead(BaseModel):
@@ -49,7 +51,7 @@ class DeliveryAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: DeliveryStatus
-    note: str | None = Field(default=None, max_length=1000)
+    note: Annotated[str, Paragraphs(1000)] | None = None
 
 
 class PrintBatchRead(BaseModel):

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.campaigns.schemas import TargetRead
 from app.recipients.files import ChannelKind
+from app.text import Line as TextLine
+from app.text import Paragraphs
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
-
-
-def _single_line(value: str) -> str:
-    if _CONTROL.search(value) or "\n" in value or "\r" in value:
-        raise ValueError("must be one line without control characters")
-    return value
-
-
-def _paragraphs(value: str) -> str:
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if _CONTROL.sub("", value.replace("\t", " ")) != value.replace("\t", " "):
-        raise ValueError("must not contain control characters")
-    return value.strip()
-
-
-Line = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_single_line)
-]
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_single_line),
-]
-Message = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_paragraphs)]
+Line = Annotated[str, TextLine(100)]
+Name = Annotated[str, TextLine(100, min_length=1)]
+Message = Annotated[str, Paragraphs(2000)]
 
 
 class SenderIn(BaseModel):

@@ -27,8 +27,8 @@ from pydantic import (
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", max_length=2)]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$", max_length=2)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]
 
 
@@ -44,7 +44,7 @@ def _timezone(value: str) -> str:
     return value
 
 
-Timezone = Annotated[str, AfterValidator(_timezone)]
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 
 
 class ChannelKind(StrEnum):

@@ -5,17 +5,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    UrlConstraints,
+)
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.recipients.files import (
     ChannelKind,
     CountryCode,
     LanguageCode,
     Tag,
-    Text,
     Timezone,
 )
+from app.recipients.models import Recipient, RecipientChannel
 from app.schemas import StrictInput
+from app.text import Line, Paragraphs, length_of
 
 
 class ChannelRead(BaseModel):
@@ -58,46 +68,57 @@ class RecipientRead(BaseModel):
     updated_at: datetime
 
 
+def _line(column: InstrumentedAttribute[Any], *, required: bool = False) -> Line:
+    return Line(length_of(column), min_length=1 if required else 0)
+
+
+WebFormUrl = Annotated[HttpUrl, UrlConstraints(max_length=length_of(RecipientChannel.value))]
+AddressLine = Annotated[str, Line(200, min_length=1)]
+Reason = Annotated[str, Line(length_of(RecipientChannel.disabled_reason), min_length=1)]
+
+
 class RecipientUpdate(StrictInput):
     """Staff corrections. A new `holder` without `holder_verified_on` counts as verified today."""
 
-    office: Text | None = None
-    organisation: Text | None = None
-    holder: Text | None = None
+    office: Annotated[str, _line(Recipient.office, required=True)] | None = None
+    organisation: Annotated[str, _line(Recipient.organisation, required=True)] | None = None
+    holder: Annotated[str, _line(Recipient.holder, required=True)] | None = None
     holder_verified_on: date | None = None
     country: CountryCode | None = None
     language: LanguageCode | None = None
     timezone: Timezone | None = None
-    salutation: Text | None = None
+    salutation: Annotated[str, _line(Recipient.salutation, required=True)] | None = None
     tags: list[Tag] | None = None
-    notes: str | None = None
+    notes: Annotated[str, Paragraphs(10_000)] | None = None
 
 
 class _ChannelIn(StrictInput):
-    label: Text | None = None
-    source: Text = Field(description="How this was verified, e.g. 'phoned the office 2026-11-20'.")
+    label: Annotated[str, _line(RecipientChannel.label)] | None = None
+    source: Annotated[str, _line(RecipientChannel.source, required=True)] = Field(
+        description="How this was verified, e.g. 'phoned the office 2026-11-20'."
+    )
     verified_on: date | None = Field(default=None, description="Defaults to today.")
 
 
 class EmailChannelIn(_ChannelIn):
     kind: Literal[ChannelKind.email]
-    address: EmailStr
+    address: Annotated[EmailStr, StringConstraints(max_length=320)]
 
 
 class PostalChannelIn(_ChannelIn):
     kind: Literal[ChannelKind.postal]
-    lines: Annotated[list[Text], Field(min_length=1, max_length=8)]
+    lines: Annotated[list[AddressLine], Field(min_length=1, max_length=8)]
     country: CountryCode
 
 
 class PhoneChannelIn(_ChannelIn):
     kind: Literal[ChannelKind.phone]
-    number: Annotated[str, Field(pattern=r"^[+0-9][0-9 ()./-]{4,40}$")]
+    number: Annotated[str, Field(pattern=r"^[+0-9][0-9 ()./-]{4,40}$", max_length=41)]
 
 
 class WebFormChannelIn(_ChannelIn):
     kind: Literal[ChannelKind.web_form]
-    url: HttpUrl
+    url: WebFormUrl
 
 
 ChannelCreate = Annotated[
@@ -109,15 +130,17 @@ ChannelCreate = Annotated[
 class ChannelUpdate(StrictInput):
     """Fields that apply to the channel's kind only; `disabled_reason: null` re-enables it."""
 
-    address: EmailStr | None = None
-    lines: Annotated[list[Text], Field(min_length=1, max_length=8)] | None = None
+    address: Annotated[EmailStr, StringConstraints(max_length=320)] | None = None
+    lines: Annotated[list[AddressLine], Field(min_length=1, max_length=8)] | None = None
     country: CountryCode | None = None
-    number: Annotated[str, Field(pattern=r"^[+0-9][0-9 ()./-]{4,40}$")] | None = None
-    url: HttpUrl | None = None
-    label: Text | None = None
-    source: Text | None = None
+    number: Annotated[str, Field(pattern=r"^[+0-9][0-9 ()./-]{4,40}$", max_length=41)] | None = None
+    url: WebFormUrl | None = None
+    label: Annotated[str, _line(RecipientChannel.label)] | None = None
+    source: Annotated[str, _line(RecipientChannel.source, required=True)] | None = None
     verified_on: date | None = None
-    disabled_reason: Text | None = None
+    disabled_reason: (
+        Annotated[str, _line(RecipientChannel.disabled_reason, required=True)] | None
+    ) = None
 
 
 class ChannelHealthRead(BaseModel):

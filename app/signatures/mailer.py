@@ -18,6 +18,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -175,28 +176,48 @@ async def _claim(
                 assert supporter.mail_window_start is not None
                 signature.mail_due_at = supporter.mail_window_start + timedelta(days=1)
                 continue
-            supporter.mails_in_window += 1
-            signature.mail_lease_owner = owner
-            signature.mail_lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
             confirm = service.issue_token(session, signature, TokenPurpose.confirm, now=now)
             status = service.issue_token(session, signature, TokenPurpose.status, now=now)
             base = settings.public_url.rstrip("/")
             language = consent.language_of(signature.consent_version)
             language = language if language in i18n.LANGUAGES else i18n.SOURCE
             lang = "" if language == i18n.SOURCE else f"?lang={language}"
-            outgoing = confirmation_message(
-                to_address=supporter.email,
-                name=signature.name,
-                campaign_title=title,
-                confirm_url=f"{base}/confirm/{confirm}{lang}",
-                status_url=f"{base}/s/{status}{lang}",
-                reminder=signature.mails_sent > 0,
-                expires_at=signature.expires_at,
-                settings=settings,
-                language=language,
-            )
+            try:
+                outgoing = confirmation_message(
+                    to_address=supporter.email,
+                    name=signature.name,
+                    campaign_title=title,
+                    confirm_url=f"{base}/confirm/{confirm}{lang}",
+                    status_url=f"{base}/s/{status}{lang}",
+                    reminder=signature.mails_sent > 0,
+                    expires_at=signature.expires_at,
+                    settings=settings,
+                    language=language,
+                )
+            except (ValueError, LookupError, MessageError) as exc:
+                # A header this mail cannot carry (a title stored before the API refused line
+                # breaks, an address the mail package rejects): this mail fails, the round goes on.
+                _unsendable(session, signature, exc, now=now)
+                continue
+            supporter.mails_in_window += 1
+            signature.mail_lease_owner = owner
+            signature.mail_lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
             claimed.append(ClaimedMail(signature.id, outgoing))
         return claimed
+
+
+def _unsendable(
+    session: AsyncSession, signature: Signature, exc: Exception, *, now: datetime
+) -> None:
+    """Give up on `signature`'s confirmation mail, which cannot be written; say why."""
+    # The reason names the header, never its value: that may hold the supporter's name.
+    reason = str(exc).split(":", 1)[0] if isinstance(exc, ValueError) else type(exc).__name__
+    signature.mail_due_at = None
+    signature.last_mail_error = f"the mail could not be written ({reason})"
+    status = signature.status.value
+    detail = f"confirmation mail not sent: it could not be written ({reason})"
+    service.record(session, signature, from_status=status, to=status, now=now, detail=detail)
+    log.warning("signature %s: confirmation mail could not be written (%s)", signature.id, reason)
 
 
 def _within_daily_cap(supporter: Supporter, settings: Settings, now: datetime) -> bool:

@@ -8,54 +8,20 @@ Errors carry a stable `type` so the HTML form can show a translated message per 
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+
+from app.text import Line, Paragraphs, one_line
 
 MESSAGE_MAX = 1000
-# Embeddings, overrides and isolates (and the marks that act like them).
-BIDI_CONTROLS = frozenset(
-    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-)
 
 
-def _check_characters(value: str, *, allow_newlines: bool) -> str:
-    for char in value:
-        if char in BIDI_CONTROLS:
-            raise PydanticCustomError("bidi_control", "must not contain bidirectional controls")
-        if char in "\r\n" and not allow_newlines:
-            raise PydanticCustomError("line_break", "must be one line")
-        if char in "\n\t" and allow_newlines:
-            continue
-        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
-            raise PydanticCustomError("control_character", "must not contain control characters")
-    return value
-
-
-def _single_line(value: str) -> str:
-    return _check_characters(value, allow_newlines=False)
-
-
-def _paragraph(value: str) -> str:
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _check_characters(value, allow_newlines=True).strip()
-
-
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_single_line),
-]
-Place = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_single_line),
-]
-Message = Annotated[str, StringConstraints(max_length=MESSAGE_MAX), AfterValidator(_paragraph)]
-Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(_single_line)]
+Name = Annotated[str, Line(100, min_length=1)]
+Place = Annotated[str, Line(100, min_length=1)]
+Message = Annotated[str, Paragraphs(MESSAGE_MAX)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(one_line)]
 
 
 class SignatureIn(BaseModel):

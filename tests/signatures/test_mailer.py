@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import SmtpTransport
@@ -172,3 +173,34 @@ class TestOverSmtp:
         status = await client.post(mail.link("s") + "/withdraw")
         assert status.status_code == 200
         assert await outbox.round(utcnow() + timedelta(days=2)) == []
+
+
+class TestAnUnsendableMail:
+    async def test_fails_alone_with_its_reason_and_the_round_goes_on(
+        self,
+        client: httpx.AsyncClient,
+        campaign: dict[str, Any],
+        staff_token: str,
+        outbox: Outbox,
+        session: AsyncSession,
+    ) -> None:
+        await open_campaign(client, staff_token, slug="broken", title="Broken title")
+        # A title stored before the API refused line breaks: it cannot go into a Subject.
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.slug == "broken")
+            .values(title="Broken\r\nBcc: everyone@example.org")
+        )
+        await session.commit()
+        assert (await sign(client, slug="broken", email="bea@example.org")).status_code == 202
+        assert (await sign(client)).status_code == 202
+
+        [mail] = await outbox.round()  # the other campaign's mail goes out all the same
+        assert mail.message["To"] == "ada@example.org"
+        broken = await the_signature(session, "bea@example.org")
+        assert broken.mail_due_at is None  # given up, not retried in a loop
+        assert broken.last_mail_error == (
+            "the mail could not be written "
+            "(Header values may not contain linefeed or carriage return characters)"
+        )
+        assert await outbox.round() == []
