@@ -37,6 +37,7 @@ from app.letters import service as letters_service
 from app.letters.commands import templates_app
 from app.letters.schemas import SenderIn
 from app.letters.service import LetterKit
+from app.logs import log_config
 from app.migrations import downgrade, make_revision, pending_changes, upgrade
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
@@ -493,6 +494,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         port=port or settings.port,
         proxy_headers=False,
         log_level="info",
+        # Every handler redacts link tokens: the access log would otherwise write each
+        # supporter's /confirm/ and /s/ link (app/logs.py).
+        log_config=log_config(),
     )
 
 

@@ -1,13 +1,14 @@
 """Building a letter's e-mail, and the transports that carry it.
 
 From is the campaign's own address with the supporter's name in the display name ("Ada via
-Free Bokayev"): never the supporter's address, which DMARC would reject. Reply-To and the VERP
-envelope sender carry an HMAC-signed token of the delivery, so replies and bounces map back to
-it. The message is an `EmailMessage` (SMTP policy), but its headers and parts are encoded here
-once, for the wire: the policy would parse every header when set and re-fold it at each send
-(≈1 ms a message, most of a worker's CPU). So this module does the policy's job of refusing any
-line break or control character in a header value (supporter names, subjects), which is what
-keeps them from adding headers; tests/delivery/test_email.py holds it to that.
+Free Bokayev"): never the supporter's address, which DMARC would reject. Reply-To, Message-ID
+and the VERP envelope sender carry an unforgeable token of the delivery that hides its number,
+so replies and bounces map back to it. The message is an `EmailMessage` (SMTP policy), but its
+headers and parts are encoded here once, for the wire: the policy would parse every header when
+set and re-fold it at each send (≈1 ms a message, most of a worker's CPU). So this module does
+the policy's job of refusing any line break or control character in a header value (supporter
+names, subjects), which is what keeps them from adding headers; tests/delivery/test_email.py
+holds it to that.
 The outbox transport (the default) writes .eml files and never contacts a server.
 """
 
@@ -24,13 +25,15 @@ import html
 import os
 import re
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
+from email.parser import BytesHeaderParser
 from email.policy import SMTP, EmailPolicy, Policy
-from email.utils import format_datetime
+from email.policy import default as default_policy
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Protocol
 
@@ -40,21 +43,68 @@ from app.config import Settings, tls_context
 from app.db import utcnow
 from app.keys import Purpose, derive
 
+# The token names its delivery without showing its number: a Message-ID or reply address with
+# the row id in clear told every recipient how many letters the campaign had sent. It is a
+# deterministic authenticated encryption of the id (SIV style), so a retry keeps its
+# Message-ID and matching needs no lookup table:
+#   tag = HMAC(k_tag, id)[:10]   pad = HMAC(k_pad, tag)[:8]   token = hex(tag ‖ id XOR pad)
+# Reading it back recovers the id from the pad and accepts it only if the tag recomputes.
+TOKEN_LENGTH = 36  # hex digits: an 80-bit tag and the 64-bit id, encrypted
+_TAG_BYTES, _ID_BYTES = 10, 8
+_TOKEN = re.compile(f"[0-9a-f]{{{TOKEN_LENGTH}}}", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=64)
+def _token_key(secret: str, label: bytes) -> bytes:
+    # Sub-keys of the delivery-token key; their labels contain letters, so they never collide
+    # with the legacy MACs of all-digit ids made with the same key.
+    return hmac.new(derive(secret, Purpose.delivery_token), label, hashlib.sha256).digest()
+
+
+def _pad(secret: str, tag: bytes) -> bytes:
+    return hmac.new(_token_key(secret, b"v2 pad"), tag, hashlib.sha256).digest()[:_ID_BYTES]
+
+
+def _tag(secret: str, ident: bytes) -> bytes:
+    return hmac.new(_token_key(secret, b"v2 tag"), ident, hashlib.sha256).digest()[:_TAG_BYTES]
+
 
 def delivery_token(delivery_id: int, secret: str) -> str:
-    """`<id>.<signature>`: a reply or bounce address names its delivery and cannot be forged."""
+    """36 hex digits naming the delivery to us alone: unforgeable, and no counter shows."""
+    ident = delivery_id.to_bytes(_ID_BYTES, "big")
+    tag = _tag(secret, ident)
+    return (tag + bytes(a ^ b for a, b in zip(ident, _pad(secret, tag), strict=True))).hex()
+
+
+def legacy_delivery_token(delivery_id: int, secret: str) -> str:
+    """`<id>.<signature>`: the form sent before the ids were hidden, still read, never issued."""
     key = derive(secret, Purpose.delivery_token)
     mac = hmac.new(key, str(delivery_id).encode(), hashlib.sha256).hexdigest()
     return f"{delivery_id}.{mac[:20]}"
 
 
 def parse_token(token: str, secret: str, previous: Sequence[str] = ()) -> int | None:
-    """The delivery id `token` names if it was signed with `secret` or one of `previous`."""
+    """The delivery id `token` names if it was made with `secret` or one of `previous`; either
+    form, so replies to letters sent before the change still match."""
+    if "." in token:
+        return _parse_legacy(token, secret, previous)
+    if not _TOKEN.fullmatch(token):
+        return None
+    raw = bytes.fromhex(token)
+    tag, sealed = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+    for key in (secret, *previous):
+        ident = bytes(a ^ b for a, b in zip(sealed, _pad(key, tag), strict=True))
+        if hmac.compare_digest(_tag(key, ident), tag):
+            return int.from_bytes(ident, "big")
+    return None
+
+
+def _parse_legacy(token: str, secret: str, previous: Sequence[str]) -> int | None:
     ident, _, _sig = token.partition(".")
     if not ident.isdigit() or len(ident) > 19:
         return None
     for key in (secret, *previous):
-        if hmac.compare_digest(delivery_token(int(ident), key), token):
+        if hmac.compare_digest(legacy_delivery_token(int(ident), key), token):
             return int(ident)
     return None
 
@@ -386,7 +436,7 @@ class OutboxTransport:
 
     async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = outgoing.message_id.strip("<>").split("@")[0] + ".eml"
+        name = outbox_name(outgoing.message_id)
         temporary = self.folder / f".{name}.tmp"
         temporary.write_bytes(
             f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + outgoing.as_bytes()
@@ -396,6 +446,46 @@ class OutboxTransport:
 
     async def close(self) -> None:
         return None
+
+
+def outbox_name(message_id: str) -> str:
+    """The file the outbox writes a message to: its Message-ID's local part, `.eml`."""
+    return message_id.strip("<>").split("@")[0] + ".eml"
+
+
+_OUTBOX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*\.eml")
+
+
+def erase_from_outbox(folder: Path, *, message_ids: Iterable[str], addresses: Iterable[str]) -> int:
+    """Delete the outbox's copies of these messages and every mail to or from these addresses
+    (a supporter's confirmations and reminders); returns how many files went.
+
+    The outbox is a spool for looking at, never the record (the letters table is): a supporter
+    who is erased must not stay readable in it. Blocking file I/O: call it in a thread."""
+    if not folder.is_dir():
+        return 0
+    doomed = {folder / outbox_name(m) for m in message_ids}
+    wanted = {a.casefold() for a in addresses if a}
+    if wanted:
+        for path in folder.glob("*.eml"):
+            if path not in doomed and wanted & _addresses_of(path):
+                doomed.add(path)
+    removed = 0
+    for path in doomed:
+        # Only plain names inside the folder: a Message-ID is text from a database row.
+        if _OUTBOX_NAME.fullmatch(path.name) and path.parent == folder:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _addresses_of(path: Path) -> set[str]:
+    """The addresses in a stored message's To, Cc and From headers, casefolded."""
+    with path.open("rb") as file:
+        headers = BytesHeaderParser(policy=default_policy).parse(file)
+    fields = [str(v) for name in ("To", "Cc", "From") for v in headers.get_all(name, [])]
+    return {address.casefold() for _name, address in getaddresses(fields) if address}
 
 
 class SmtpTransport:
@@ -522,7 +612,12 @@ def _quoted_ascii(address: str) -> bool:
 def make_transport(settings: Settings) -> Transport:
     if settings.mail_transport == "smtp":
         return SmtpTransport(settings)
-    return OutboxTransport(settings.var_dir / "outbox")
+    return OutboxTransport(outbox_folder(settings))
+
+
+def outbox_folder(settings: Settings) -> Path:
+    """Where the outbox transport writes (and erasure looks for a supporter's mails)."""
+    return settings.var_dir / "outbox"
 
 
 def attach(outgoing: Outgoing, *, filename: str, content: str, subtype: str = "csv") -> None:

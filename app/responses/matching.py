@@ -3,9 +3,10 @@
 First the signed token: every letter's e-mail has `Reply-To: reply+TOKEN@domain` and the VERP
 envelope sender `bounce+TOKEN@domain`, so a reply is addressed to the one and a bounce to the
 other (the MTA's `Delivered-To`/`X-Original-To`, the `To` header, or the envelope recipient a
-provider's webhook passes on). The token is an HMAC of the delivery id (`parse_token`), so it
-cannot be guessed or forged. Then the thread: `In-Reply-To` and `References` (and, for a bounce,
-the returned letter's own `Message-ID`) against the Message-IDs our deliveries were sent with.
+provider's webhook passes on). The token is the delivery id encrypted and authenticated
+(`parse_token`; older letters carry the id in clear with an HMAC), so it cannot be guessed or
+forged. Then the thread: `In-Reply-To` and `References` (and, for a bounce, the returned
+letter's own `Message-ID`) against the Message-IDs our deliveries were sent with.
 Otherwise the message is unmatched and waits in the review inbox.
 """
 
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery.email import parse_token
+from app.delivery.email import TOKEN_LENGTH, parse_token
 from app.delivery.models import Delivery
 from app.responses.parsing import Parsed
 
-_TOKEN_ADDRESS = re.compile(r"\b(?:bounce|reply)\+(\d{1,18}\.[0-9a-f]{20})@", re.IGNORECASE)
-_TOKEN_MESSAGE_ID = re.compile(r"^<delivery-(\d{1,18}\.[0-9a-f]{20})@", re.IGNORECASE)
+# A token in either form: today's opaque one, or `<id>.<signature>` of letters sent before the
+# ids were hidden (app/delivery/email.py); `parse_token` reads both.
+_TOKEN = rf"(?:[0-9a-f]{{{TOKEN_LENGTH}}}|\d{{1,18}}\.[0-9a-f]{{20}})"
+_TOKEN_ADDRESS = re.compile(rf"\b(?:bounce|reply)\+({_TOKEN})@", re.IGNORECASE)
+_TOKEN_MESSAGE_ID = re.compile(rf"^<delivery-({_TOKEN})@", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,27 +5,43 @@ campaigns) or adds them to the next digest, in the caller's one transaction, so 
 signature never lacks its letters. The letter identity is keyed by the supporter, so a second
 click, a second signature or a retried request finds the letters already written. Letters and
 delivery know nothing of signatures: this module calls them, never the other way round.
+
+Erasing leaves nothing that names the supporter: their letters are scrubbed unless one really
+reached an office (a rehearsal's e-mail to the staff test address or a TEST print batch did
+not), the outbox loses its copies of their mails, and on SQLite the write-ahead log, which
+still holds the pages as they were, is checkpointed and truncated once the erasure commits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Engine, event, exists, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.delivery import service as delivery_service
-from app.delivery.models import Delivery, DeliveryStatus
+from app.delivery.email import erase_from_outbox
+from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.letters import digests
 from app.letters import service as letters_service
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.letters.service import LetterKit, StoredLetter
+from app.recipients.files import ChannelKind
 from app.signatures import service
 from app.signatures.models import Signature, SignatureStatus, Supporter, TokenPurpose
+
+log = logging.getLogger(__name__)
 
 ACTOR = "supporter"
 ERASED_TEXT = "(erased at the supporter's request)"
@@ -44,6 +60,18 @@ _WENT_OUT = (
     DeliveryStatus.posted,
     DeliveryStatus.returned,
     DeliveryStatus.done,
+)
+# ...unless all it did was rehearse: a printed TEST batch (its pages say DO NOT POST), or an
+# e-mail of a campaign in test mode, which went to the staff test address. A delivery does not
+# record that it was diverted, so the campaign's mode now stands for its mode when it went: a
+# campaign taken out of test mode keeps its rehearsed letters, one put into it scrubs them.
+_REHEARSAL = Delivery.batch_id.in_(select(PrintBatch.id).where(PrintBatch.test_mode)) | (
+    (Delivery.channel == ChannelKind.email)
+    & exists().where(
+        Campaign.id == Letter.campaign_id,
+        Campaign.test_mode,
+        Campaign.test_address.is_not(None),
+    )
 )
 
 
@@ -130,12 +158,16 @@ async def withdraw(session: AsyncSession, *, signature: Signature, now: datetime
     return await _stop_deliveries(session, [signature.id])
 
 
-async def erase(session: AsyncSession, *, supporter: Supporter, now: datetime) -> None:
-    """Erase a supporter: letters not yet sent are cancelled and scrubbed, co-signatures in
-    digests scrubbed, and their signatures and address emptied. Counts stay as they were."""
+async def erase(
+    session: AsyncSession, *, supporter: Supporter, now: datetime, outbox: Path | None = None
+) -> None:
+    """Erase a supporter: letters not yet sent (or only rehearsed) are cancelled and scrubbed,
+    co-signatures in digests scrubbed, their signatures and address emptied and their mails
+    deleted from `outbox` (the mail transport's folder, if any). Counts stay as they were."""
+    await _scrub_disk_on_commit(session)
     signatures = await service.signatures_of(session, supporter_id=supporter.id)
     ids = [s.id for s in signatures]
-    key = supporter.email_key
+    key, address = supporter.email_key, supporter.email
     modes = dict(
         (
             await session.execute(
@@ -156,7 +188,9 @@ async def erase(session: AsyncSession, *, supporter: Supporter, now: datetime) -
             # Never confirmed: it cannot be confirmed any more, and it counts for nothing.
             service.withdraw(session, signature=signature, now=now)
     await _stop_deliveries(session, ids)
-    went_out = exists().where(Delivery.letter_id == Letter.id, Delivery.status.in_(_WENT_OUT))
+    went_out = exists().where(
+        Delivery.letter_id == Letter.id, Delivery.status.in_(_WENT_OUT), ~_REHEARSAL
+    )
     await session.execute(
         update(Letter)
         .where(Letter.signature_id.in_(ids), ~went_out)
@@ -171,3 +205,58 @@ async def erase(session: AsyncSession, *, supporter: Supporter, now: datetime) -
     )
     await service.erase(session, supporter=supporter, now=now)
     await session.flush()
+    if outbox is not None:
+        sent = await session.scalars(
+            select(Delivery.external_id)
+            .join(Letter, Letter.id == Delivery.letter_id)
+            .where(
+                Letter.signature_id.in_(ids),
+                Delivery.channel == ChannelKind.email,
+                Delivery.external_id.is_not(None),
+            )
+        )
+        # Before the commit, not after: a crash in between leaves the data in the database,
+        # where erasing again finds it, rather than files nothing points to any more.
+        await asyncio.to_thread(
+            erase_from_outbox,
+            outbox,
+            message_ids=[m for m in sent if m],
+            addresses=[address] if address else [],
+        )
+
+
+async def _scrub_disk_on_commit(session: AsyncSession) -> None:
+    """On SQLite: zero what this transaction frees, and once it commits copy the WAL into the
+    database and truncate it.
+
+    The WAL keeps every page as earlier transactions wrote it (the address, the name) until a
+    checkpoint, and without `secure_delete` the database file keeps a rewritten row's old bytes
+    in free space. PostgreSQL keeps dead rows until VACUUM, which is its operators' schedule."""
+    sync_session = session.sync_session
+    bind = sync_session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    # The connection's setting from here on (this transaction's writes and later ones).
+    await session.execute(text("PRAGMA secure_delete=ON"))
+    if not isinstance(bind, Engine):
+        return  # bound to an outer transaction (the tests'): nothing reaches the disk here
+
+    def checkpoint(_session: Session) -> None:
+        # A connection of its own, outside any transaction (a checkpoint cannot run inside
+        # one); on the driver's cursor, since a statement through SQLAlchemy would begin one.
+        try:
+            with bind.connect() as connection:
+                cursor: Any = connection.connection.cursor()
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy = cursor.fetchone()[0]
+                finally:
+                    cursor.close()
+        except (SQLAlchemyError, sqlite3.Error):
+            # The erasure is committed: report it done; SQLite's own checkpoints follow.
+            log.exception("WAL checkpoint after an erasure failed")
+            return
+        if busy:
+            log.warning("WAL checkpoint after an erasure was blocked by a reader")
+
+    event.listen(sync_session, "after_commit", checkpoint, once=True)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from app.config import SettingsDep
 from app.db import SessionDep, utcnow
+from app.delivery.email import outbox_folder
 from app.letters.deps import KitDep
 from app.signatures import flows, form, records, service
 from app.signatures.models import TokenPurpose
@@ -182,5 +183,6 @@ async def erase(
         return await _status_page(
             request, session, language, token, notice="erase_unticked", status=422
         )
-    await flows.erase(session, supporter=signature.supporter, now=utcnow())
+    outbox = outbox_folder(request.app.state.settings)
+    await flows.erase(session, supporter=signature.supporter, now=utcnow(), outbox=outbox)
     return _private(render(request, "public/erased.html", language=language))

@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import statement_connections, utcnow
-from app.delivery.email import OutboxTransport, SmtpTransport, delivery_token, parse_token
+from app.delivery.email import (
+    OutboxTransport,
+    SmtpTransport,
+    delivery_token,
+    legacy_delivery_token,
+    parse_token,
+)
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
 from app.staff.models import Role
@@ -316,7 +322,7 @@ class TestTestModeAndOutbox:
 
 class TestTokens:
     def test_a_forged_token_maps_to_nothing(self) -> None:
-        token = delivery_token(42, "secret")
+        token = legacy_delivery_token(42, "secret")
         assert parse_token(token, "secret") == 42
         assert parse_token(token, "other secret") is None
         assert parse_token("43." + token.split(".")[1], "secret") is None

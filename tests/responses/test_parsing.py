@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import Settings
-from app.delivery.email import delivery_token
+from app.delivery.email import delivery_token, legacy_delivery_token
 from app.responses.matching import thread_ids, token_delivery_ids, tokens_in
 from app.responses.mime import headers_only, new_text
 from app.responses.models import InboundKind, ResponseKind
@@ -162,7 +162,7 @@ class TestMatchingKeys:
 
     def test_only_a_genuinely_signed_token_names_a_delivery(self) -> None:
         secret = Settings().token_secret
-        signature = delivery_token(4242, secret).partition(".")[2]
+        signature = legacy_delivery_token(4242, secret).partition(".")[2]
         good = f"bounce+4242.{signature}@appeals.invalid"
         forged = f"bounce+4243.{signature}@appeals.invalid"
         assert token_delivery_ids([good, forged], secret=secret) == [4242]
