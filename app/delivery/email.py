@@ -166,6 +166,7 @@ class Outgoing:
 # header, where a line break would start a header (or the body) of the supporter's choosing.
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # a display name with one of these is quoted
+_LOOKALIKE = re.compile(r'[<>"]')  # what makes a display name look like an address
 _ADDR_SPEC = re.compile(
     r"[\w!#$%&'*+/=?^`{|}~-]+(\.[\w!#$%&'*+/=?^`{|}~-]+)*@[\w-]+(\.[\w-]+)*", re.ASCII
 )
@@ -264,6 +265,14 @@ def unstructured(name: str, text: str) -> Encoded:
     return Encoded(name, text, text if _plain(text) else _encoded_words(text))
 
 
+def shown_name(text: str) -> str:
+    """`text` fit to show before one of our addresses: a supporter named `Minister
+    <minister@gov.example>` must not make the From look like the minister's. So no `<`, `>` or
+    `"`, an `@` reads " at ", and runs of spaces are one."""
+    text = _LOOKALIKE.sub(" ", text.replace("@", " at "))
+    return re.sub(" {2,}", " ", text).strip(" ")  # other whitespace is for `Encoded` to refuse
+
+
 def mailbox(name: str, display_name: str, addr_spec: str) -> Encoded:
     """An address header: `Display Name <addr@domain>`, the name quoted or encoded as needed."""
     if not addr_spec or _UNSAFE.search(addr_spec) or not addr_spec.isascii():
@@ -355,9 +364,11 @@ def build(
     )
     headers = (
         mailbox(
-            "From", f"{sender_name} via {campaign_title}", f"{settings.campaign_mailbox}@{domain}"
+            "From",
+            shown_name(f"{sender_name} via {campaign_title}"),
+            f"{settings.campaign_mailbox}@{domain}",
         ),
-        mailbox("To", to_name, to_address),
+        mailbox("To", shown_name(to_name), to_address),
         mailbox("Reply-To", "", f"reply+{token}@{domain}"),
         unstructured("Subject", subject),
         verbatim("Date", format_datetime(utcnow())),

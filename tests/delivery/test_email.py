@@ -21,7 +21,7 @@ import pytest
 from aiosmtplib.email import flatten_message
 
 from app.config import Settings
-from app.delivery.email import Outgoing, attach, build, delivery_token
+from app.delivery.email import Outgoing, attach, build, delivery_token, shown_name
 
 SETTINGS = Settings()
 TITLE = "Free Maks Bokayev and Talgat Ayan"
@@ -107,10 +107,10 @@ class TestBuild:
             parsed = email.message_from_bytes(wire, policy=default_policy)
             assert header_names(wire) == HEADERS
             assert mailbox(raw, "From") == (
-                f"{sender_name} via {TITLE}",
+                shown_name(f"{sender_name} via {TITLE}"),
                 f"campaign@{SETTINGS.mail_domain}",
             )
-            assert mailbox(raw, "To") == (to_name, "president@pace.example.org")
+            assert mailbox(raw, "To") == (shown_name(to_name), "president@pace.example.org")
             assert parsed["Subject"] == subject
             assert parsed["Reply-To"] == f"reply+{token}@{SETTINGS.mail_domain}"
             assert parsed["Message-ID"] == f"<delivery-{token}@{SETTINGS.mail_domain}>"
@@ -123,6 +123,23 @@ class TestBuild:
             )
         assert str(outgoing.message["Subject"]) == subject  # readable in the program, as before
         assert outgoing.envelope_from == f"bounce+{token}@{SETTINGS.mail_domain}"
+
+    @pytest.mark.parametrize(
+        "sender_name",
+        [
+            "Minister <minister@gov.example>",
+            '"minister@gov.example"',
+            "minister@gov.example",
+            "Ada <<x@gov.example>>@",
+        ],
+    )
+    def test_a_name_cannot_pose_as_another_address(self, sender_name: str) -> None:
+        for wire in wire_forms(letter(sender_name=sender_name)):
+            parsed = email.message_from_bytes(wire, policy=default_policy)
+            [address] = parsed["From"].addresses
+            assert address.addr_spec == f"campaign@{SETTINGS.mail_domain}"
+            assert not {"@", "<", ">", '"'} & set(address.display_name)
+            assert "gov.example" in address.display_name  # the name is kept, defused
 
     @pytest.mark.parametrize(
         "body",
@@ -180,8 +197,8 @@ class TestBuild:
             wire, *_ = wire_forms(outgoing)
             raw = email.message_from_bytes(wire, policy=compat32)
             assert header_names(wire) == HEADERS
-            assert mailbox(raw, "From")[0] == f"{sender_name} via {TITLE}".strip()
-            assert mailbox(raw, "To")[0] == to_name
+            assert mailbox(raw, "From")[0] == shown_name(f"{sender_name} via {TITLE}")
+            assert mailbox(raw, "To")[0] == shown_name(to_name)
             parsed = email.message_from_bytes(wire, policy=default_policy)
             assert parsed["Subject"] == subject
 
