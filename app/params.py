@@ -17,4 +17,5 @@ MAX_ID = 2**31 - 1
 MAX_OFFSET = 10**9
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]  # an id in a query string
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]

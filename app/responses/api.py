@@ -18,6 +18,7 @@ from app.db import SessionDep, utcnow
 from app.delivery import service as delivery_service
 from app.delivery.schemas import DashboardRead
 from app.errors import AppError, InvalidInput, Unauthorized
+from app.params import Id, Offset
 from app.responses import dashboard, records, service
 from app.responses.mime import as_email, body_text
 from app.responses.models import InboundStatus, ResponseKind
@@ -136,7 +137,7 @@ async def list_inbound(
     _user: CurrentStaff,
     status: InboundStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[InboundRead]:
     rows, total = await service.list_messages(session, status=status, limit=limit, offset=offset)
     return Page(
@@ -147,7 +148,7 @@ async def list_inbound(
 @router.get(
     "/inbound/{message_id:int}", summary="One inbound message, with its text", tags=["inbound"]
 )
-async def get_inbound(session: SessionDep, _user: CurrentStaff, message_id: int) -> InboundDetail:
+async def get_inbound(session: SessionDep, _user: CurrentStaff, message_id: Id) -> InboundDetail:
     message = await service.get_message(session, message_id=message_id)
     return InboundDetail(
         **InboundRead.model_validate(message).model_dump(),
@@ -161,7 +162,7 @@ async def get_inbound(session: SessionDep, _user: CurrentStaff, message_id: int)
     tags=["inbound"],
     responses={200: {"content": {"message/rfc822": {}}}},
 )
-async def get_inbound_raw(session: SessionDep, _user: CurrentStaff, message_id: int) -> Response:
+async def get_inbound_raw(session: SessionDep, _user: CurrentStaff, message_id: Id) -> Response:
     message = await service.get_message(session, message_id=message_id)
     return Response(
         message.raw,
@@ -179,7 +180,7 @@ async def match_inbound(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentStaff,
-    message_id: int,
+    message_id: Id,
     body: InboundMatch,
 ) -> InboundResult:
     message = await service.get_message(session, message_id=message_id)
@@ -200,7 +201,7 @@ async def match_inbound(
     tags=["inbound"],
 )
 async def review_inbound(
-    session: SessionDep, user: CurrentStaff, message_id: int, body: InboundReview
+    session: SessionDep, user: CurrentStaff, message_id: Id, body: InboundReview
 ) -> InboundRead:
     message = await service.get_message(session, message_id=message_id)
     await service.set_ignored(session, message=message, ignored=body.ignored, actor=user)
@@ -219,7 +220,7 @@ async def list_responses(
     office: Office = None,
     kind: ResponseKind | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[ResponseRead]:
     filters = records.Filters(campaign=campaign, office=office, kind=kind)
     items, total = await records.list_responses(
@@ -248,14 +249,14 @@ async def responses_csv(
 
 
 @router.get("/responses/{response_id:int}", summary="One response")
-async def get_response(session: SessionDep, _user: CurrentStaff, response_id: int) -> ResponseRead:
+async def get_response(session: SessionDep, _user: CurrentStaff, response_id: Id) -> ResponseRead:
     response = await records.get_response(session, response_id=response_id)
     return await records.read(session, response)
 
 
 @router.patch("/responses/{response_id:int}", summary="Classify a response, or edit its notes")
 async def update_response(
-    session: SessionDep, user: CurrentStaff, response_id: int, changes: ResponseUpdate
+    session: SessionDep, user: CurrentStaff, response_id: Id, changes: ResponseUpdate
 ) -> ResponseRead:
     response = await records.get_response(session, response_id=response_id)
     await records.update_response(session, response=response, changes=changes, actor=user)

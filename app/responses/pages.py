@@ -22,6 +22,7 @@ from app.config import SettingsDep
 from app.db import SessionDep
 from app.delivery import service as delivery_service
 from app.errors import AppError
+from app.params import Id, QueryId
 from app.recipients import service as recipients_service
 from app.responses import records, service
 from app.responses.mime import as_email, body_text
@@ -119,7 +120,7 @@ async def _detail_page(
     request: Request,
     session: SessionDep,
     staff: StaffContext,
-    response_id: int,
+    response_id: Id,
     *,
     error: str | None = None,
     status: int = 200,
@@ -138,7 +139,7 @@ async def _detail_page(
 
 @router.get("/responses/{response_id:int}", response_class=HTMLResponse)
 async def response_page(
-    request: Request, session: SessionDep, staff: StaffPage, response_id: int
+    request: Request, session: SessionDep, staff: StaffPage, response_id: Id
 ) -> Response:
     return await _detail_page(request, session, staff, response_id)
 
@@ -148,7 +149,7 @@ async def classify(
     request: Request,
     session: SessionDep,
     staff: StaffForm,
-    response_id: int,
+    response_id: Id,
     kind: Annotated[ResponseKind, Form()],
     notes: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
@@ -187,7 +188,7 @@ async def _new_page(
 
 @router.get("/responses/new", response_class=HTMLResponse)
 async def new_response_form(
-    request: Request, session: SessionDep, staff: StaffPage, letter: int | None = None
+    request: Request, session: SessionDep, staff: StaffPage, letter: QueryId | None = None
 ) -> Response:
     form = {"received_on": date.today().isoformat(), "medium": "postal", "kind": "unclassified"}
     if letter is not None:
@@ -291,7 +292,7 @@ async def match(
     session: SessionDep,
     settings: SettingsDep,
     staff: StaffForm,
-    message_id: int,
+    message_id: Id,
     delivery_id: Annotated[int, Form(ge=1)],
 ) -> Response:
     message = await service.get_message(session, message_id=message_id)
@@ -314,7 +315,7 @@ async def ignore(
     request: Request,
     session: SessionDep,
     staff: StaffForm,
-    message_id: int,
+    message_id: Id,
     ignored: Annotated[bool, Form()] = True,
 ) -> Response:
     message = await service.get_message(session, message_id=message_id)
