@@ -23,7 +23,6 @@ from app.spelling import search_key, to_single_script
 from app.staff.models import StaffUser
 
 _LOAD = (selectinload(Case.people).selectinload(CasePerson.charges),)
-_REQUIRED = ("title", "summary", "asks", "as_of", "status", "role")
 
 
 def _search_text(case: Case) -> str:
@@ -104,9 +103,11 @@ def _person_snapshot(person: CasePerson) -> dict[str, Any]:
     }
 
 
-def _check_required(values: dict[str, Any]) -> None:
-    for name in _REQUIRED:
-        if name in values and values[name] is None:
+def _check_required(values: dict[str, Any], model: type[Case] | type[CasePerson]) -> None:
+    """A null for a column that cannot be null (`variants: null`) is the client's mistake."""
+    columns = model.__table__.columns
+    for name, value in values.items():
+        if value is None and name in columns and not columns[name].nullable:
             raise InvalidInput(f"{name} cannot be empty")
 
 
@@ -114,7 +115,7 @@ async def update_case(
     session: AsyncSession, *, case: Case, changes: CaseUpdate, actor: StaffUser
 ) -> Case:
     values = changes.model_dump(exclude_unset=True, mode="json")
-    _check_required(values)
+    _check_required(values, Case)
     if "as_of" in values:
         values["as_of"] = changes.as_of
     before = _case_snapshot(case)
@@ -147,7 +148,7 @@ async def update_person(
     if person is None:
         raise NotFound(f"case {case.id!r} has no person {person_id}")
     values = changes.model_dump(exclude_unset=True)
-    _check_required(values)
+    _check_required(values, CasePerson)
     before = _person_snapshot(person)
     for name, value in values.items():
         setattr(person, name, to_single_script(value)[0] if isinstance(value, str) else value)

@@ -122,6 +122,28 @@ class TestUpdateCase:
         assert entry["after"] == {"notes": "Lawyer confirmed the appeal date."}
         assert "notes" in entry["before"]
 
+    @pytest.mark.parametrize("field", ["title", "summary", "asks", "key_dates", "as_of"])
+    async def test_a_null_for_a_field_that_must_have_a_value_is_a_422(
+        self, client: httpx.AsyncClient, session: AsyncSession, field: str
+    ) -> None:
+        _, token = await make_staff(session)
+        response = await client.patch(
+            "/api/v1/cases/sychev", json={field: None}, headers=bearer(token)
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == f"{field} cannot be empty"
+
+    @pytest.mark.parametrize("field", ["variants", "role", "status"])
+    async def test_a_null_for_a_persons_required_field_is_a_422(
+        self, client: httpx.AsyncClient, session: AsyncSession, field: str
+    ) -> None:
+        _, token = await make_staff(session)
+        person_id = (await client.get("/api/v1/cases/sychev")).json()["people"][0]["id"]
+        response = await client.patch(
+            f"/api/v1/cases/sychev/people/{person_id}", json={field: None}, headers=bearer(token)
+        )
+        assert response.status_code == 422, response.text
+
     async def test_a_persons_release_is_recorded(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
