@@ -161,7 +161,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if not _wants_html(request) and _not_json(request, exc):
         detail = "the body must be JSON, sent with Content-Type: application/json"
         return JSONResponse(error_body("UnsupportedMediaType", detail), status_code=415)
-    fields = [_field_error(err) for err in exc.errors()]
+    return validation_response(request, [_field_error(err) for err in exc.errors()])
+
+
+def validation_response(request: Request, fields: list[dict[str, str]]) -> Response:
+    """422 for invalid input: an HTML page for a page, else the JSON body with `fields`."""
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
     if _wants_html(request):
         return _html_error(request, 422, detail)

@@ -45,6 +45,7 @@ from app.staff.pages import router as staff_pages
 from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
 from app.web.headers import SecurityHeadersMiddleware
+from app.web.nul import RefuseNulMiddleware
 from app.web.pages import WEB_DIR
 from app.workers import build_worker, make_printmail_if_used
 
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.letter_kit = LetterKit.from_settings(settings)
     app.state.signing_limits = SigningLimits.from_settings(settings)  # in memory, per process
     app.state.staff_login_limits = LoginLimits.from_settings(settings)  # likewise
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -92,17 +92,17 @@ class TestIntegerBounds:
         _, token = await make_staff(session, Role.admin)
         await signed_in(client, session, Role.admin)
         app = client._transport.app  # type: ignore[attr-defined]
-        server_errors = []
+        wrong = []
         for param in int_params(app):
             for value in HUGE:
                 response = await client.request(
                     param.method, _url(param, value), headers=bearer(token)
                 )
-                if response.status_code >= 500:
-                    server_errors.append((param.method, _url(param, value), response.status_code))
-                elif param.method == "GET" and response.status_code != 422:
-                    server_errors.append((param.method, _url(param, value), response.status_code))
-        assert server_errors == [], "\n".join(map(str, server_errors))
+                # A GET reaches its parameters, so it must name the bad one (422).
+                refused = response.status_code == 422 or param.method != "GET"
+                if response.status_code >= 500 or not refused:
+                    wrong.append((param.method, _url(param, value), response.status_code))
+        assert wrong == [], "\n".join(map(str, wrong))
 
 
 class TestTheWalkIsHonest:

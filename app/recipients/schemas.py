@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -72,7 +73,17 @@ def _line(column: InstrumentedAttribute[Any], *, required: bool = False) -> Line
     return Line(length_of(column), min_length=1 if required else 0)
 
 
-WebFormUrl = Annotated[HttpUrl, UrlConstraints(max_length=length_of(RecipientChannel.value))]
+_URL_MAX = length_of(RecipientChannel.value)
+
+
+def _fits(url: HttpUrl) -> HttpUrl:
+    # Normalising can lengthen what was sent (a trailing slash, an IDN in punycode).
+    if len(str(url)) > _URL_MAX:
+        raise ValueError(f"the URL is longer than {_URL_MAX} characters")
+    return url
+
+
+WebFormUrl = Annotated[HttpUrl, UrlConstraints(max_length=_URL_MAX), AfterValidator(_fits)]
 AddressLine = Annotated[str, Line(200, min_length=1)]
 Reason = Annotated[str, Line(length_of(RecipientChannel.disabled_reason), min_length=1)]
 

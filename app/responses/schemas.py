@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.params import BodyId
 from app.responses.models import InboundKind, InboundStatus, ResponseKind, ResponseMedium
 from app.schemas import StrictInput
 
@@ -51,7 +52,7 @@ class ResponseCreate(StrictInput):
 
     campaign: str = Field(max_length=80, description="The campaign's slug.")
     office: str = Field(max_length=80, description="The office (recipient id) that answered.")
-    letter_id: int | None = Field(
+    letter_id: BodyId | None = Field(
         default=None, description="The letter answered, if known (of this campaign and office)."
     )
     case: str | None = Field(default=None, max_length=80)
@@ -98,7 +99,7 @@ class InboundDetail(InboundRead):
 
 
 class InboundMatch(StrictInput):
-    delivery_id: int
+    delivery_id: BodyId
 
 
 class InboundReview(StrictInput):

@@ -1,4 +1,4 @@
-"""Consent withdrawn is final: staff cannot retry or reopen a letter whose supporter took it back."""
+"""Consent withdrawn is final: staff cannot retry or reopen a letter its supporter took back."""
 
 from __future__ import annotations
 
