@@ -64,7 +64,7 @@ class TestSign:
     @pytest.mark.parametrize(
         ("field", "value"),
         [
-            ("name", "Ada\x00Lovelace"),
+            ("name", "Ada\x1fLovelace"),
             ("name", "Ada\u202eecalevoL"),  # right-to-left override
             ("name", "Ada\u2066Lovelace\u2069"),  # isolates
             ("city", "London\r\nBcc: victim@example.org"),
@@ -88,6 +88,16 @@ class TestSign:
         response = await sign(client, **{field: value})
         assert response.status_code == 422
         assert field in {f["field"] for f in response.json()["fields"]}
+        assert await count(session, Signature) == 0
+
+    async def test_a_nul_is_refused_before_the_route_reads_the_body(
+        self, client: httpx.AsyncClient, campaign: dict[str, Any], session: AsyncSession
+    ) -> None:
+        response = await sign(client, name="Ada\x00Lovelace")
+        assert response.status_code == 422
+        assert response.json()["fields"] == [
+            {"field": "body", "message": "must not contain NUL characters (U+0000)"}
+        ]
         assert await count(session, Signature) == 0
 
     async def test_the_personal_paragraph_keeps_its_line_breaks(
