@@ -19,7 +19,7 @@ from tests.factories import bearer, make_staff
 BAD = {
     "crlf": "Free them\r\nBcc: everyone@example.org",
     "lf": "Free them\nnow",
-    "nul": "Free\x00them",
+    "unit separator": "Free\x1fthem",  # NUL itself: tests/test_nul.py
     "bidi": "Free \u202ethem",
     "line separator": "Free\u2028them",
     "tab": "Free\tthem",
