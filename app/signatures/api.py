@@ -15,8 +15,9 @@ from app.db import SessionDep, utcnow
 from app.errors import InvalidInput, NotFound
 from app.schemas import ERROR_RESPONSES, ErrorBody
 from app.signatures import consent, service, tokens
-from app.signatures.ratelimit import SigningLimits, client_address, signing_limits
+from app.signatures.ratelimit import SigningLimits, signing_limits
 from app.signatures.schemas import SignatureAccepted, SignatureIn, SigningInfo
+from app.web.clients import client_address
 
 router = APIRouter(
     prefix="/api/v1",

@@ -27,8 +27,9 @@ from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
 from app.letters.service import LetterKit
 from app.signatures import consent, service, tokens
-from app.signatures.ratelimit import SigningLimits, client_address
+from app.signatures.ratelimit import SigningLimits
 from app.signatures.schemas import MESSAGE_MAX, SignatureIn
+from app.web.clients import client_address
 from app.web.i18n import Language
 from app.web.pages import render
 

@@ -99,11 +99,6 @@ class SigningLimits:
         )
 
 
-def client_address(request: Request) -> str:
-    """The peer's address. Behind a proxy, run uvicorn with --proxy-headers from that proxy."""
-    return request.client.host if request.client else "unknown"
-
-
 async def signing_limits(request: Request) -> SigningLimits:
     """The process's limits. Async on purpose: FastAPI runs a plain `def` dependency in a
     worker thread, and that hop cost more than the work."""

@@ -22,6 +22,7 @@ from tests.signatures.conftest import (
     make_client,
     open_campaign,
     sign,
+    signature_body,
     the_signature,
 )
 
@@ -216,6 +217,33 @@ class TestRateLimits:
         assert refused.status_code == 429
         assert refused.json()["error"] == "TooManyRequests"
         assert 0 < int(refused.headers["Retry-After"]) <= 3600
+
+    @pytest.mark.parametrize(("trusted", "separate"), [(["127.0.0.1"], True), ([], False)])
+    async def test_behind_a_trusted_proxy_each_supporter_counts_alone(
+        self,
+        campaign: dict[str, Any],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        trusted: list[str],
+        separate: bool,
+    ) -> None:
+        # The test client's peer is 127.0.0.1: the proxy. Only when it is listed are the
+        # addresses it forwards believed; otherwise every supporter is the proxy's one address.
+        strict = settings.model_copy(
+            update={"signing_rate_per_ip": "1/hour", "trusted_proxies": trusted}
+        )
+        async with make_client(strict, sessionmaker) as client:
+            statuses = [
+                (
+                    await client.post(
+                        f"/api/v1/campaigns/{SLUG}/signatures",
+                        json=signature_body(email=f"s{n}@example.org"),
+                        headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                    )
+                ).status_code
+                for n in (1, 2)
+            ]
+        assert statuses == ([202, 202] if separate else [202, 429])
 
     async def test_per_address_whatever_its_spelling(
         self,
