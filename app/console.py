@@ -7,18 +7,20 @@ committed unless the work returns.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app import keys
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
+from app.migrations import upgrade
 
 T = TypeVar("T")
 
@@ -89,3 +91,22 @@ def demo_token_secret(settings: Settings) -> Settings:
             file.write(secrets.token_urlsafe(32))
     os.chmod(path, 0o600)
     return settings.model_copy(update={"token_secret": path.read_text().strip()})
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+CLI_ACTOR = "cli"  # the actor the audit log records for command-line changes
+
+
+def in_session(
+    work: Callable[[AsyncSession], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """`run_in_session` with the environment's settings unless others are given."""
+    return run_in_session(settings or get_settings(), work)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def migrate(settings: Settings) -> None:
+    run_with_engine(settings, lambda engine: upgrade(engine, settings.alembic_dir))

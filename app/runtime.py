@@ -1,0 +1,205 @@
+"""Running the service: `appeals serve`, `appeals worker` and `appeals demo`.
+
+The composition root of the command line: it builds the app, the transports and the worker
+from settings, as `app.main` does for the web app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from functools import partial
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import CampaignStatus
+from app.campaigns.schemas import CampaignCreate, CampaignUpdate, Pacing, Selector, Targets
+from app.config import Settings, get_settings
+from app.console import (
+    CLI_ACTOR,
+    demo_token_secret,
+    in_session,
+    require_token_secret,
+    run_with_engine,
+)
+from app.console import migrate as apply_migrations
+from app.dataset.commands import import_folders, print_report
+from app.db import make_sessionmaker, utcnow
+from app.delivery import service as delivery_service
+from app.delivery.email import make_transport
+from app.errors import AppError
+from app.letters import service as letters_service
+from app.letters.schemas import SenderIn
+from app.letters.service import LetterKit
+from app.logs import log_config
+from app.staff import service as staff_service
+from app.staff.models import Role
+from app.workers import build_worker, make_printmail_if_used
+
+# --- serve and demo -----------------------------------------------------------------------
+
+
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = False,
+) -> None:
+    """Serve the web app and API."""
+    settings = get_settings()
+    require_token_secret(settings)
+    if migrate:
+        apply_migrations(settings)
+    _serve(settings, host, port)
+
+
+def worker(
+    once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="E-mails per claim [default: APPEALS_WORKER_BATCH]"),
+    ] = None,
+) -> None:
+    """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
+    settings = get_settings()
+    require_token_secret(settings)
+
+    async def work(engine: AsyncEngine) -> int:
+        transport = make_transport(settings)
+        printmail = make_printmail_if_used(settings)
+        runner = build_worker(
+            make_sessionmaker(engine),
+            settings,
+            transport,
+            kit=LetterKit.from_settings(settings),
+            printmail=printmail,
+        )
+        try:
+            if once:
+                return await runner.run_once(batch)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await runner.run_forever(stop, batch=batch)
+            return 0
+        finally:
+            await transport.close()
+            if printmail is not None:
+                await printmail.aclose()
+
+    done = run_with_engine(settings, work)
+    if once:
+        typer.echo(f"{done} deliveries tried")
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=False,
+        log_level="info",
+        # Every handler redacts link tokens: the access log would otherwise write each
+        # supporter's /confirm/ and /s/ link (app/logs.py).
+        log_config=log_config(),
+    )
+
+
+DEMO_STAFF = "demo-campaigner@appeals.invalid"
+DEMO_CAMPAIGN = CampaignCreate(
+    slug="free-bokayev-ayan",
+    title="Free Maks Bokayev and Talgat Ayan",
+    description=(
+        "Made by `appeals demo`, in test mode: every e-mail goes to the demo's own address "
+        "(as a file in the outbox), so the whole mailing can be watched before any office's "
+        "address is verified. At most one letter per office per hour, to show the pacing."
+    ),
+    cases=["bokayev-ayan"],
+    targets=Targets(selectors=[Selector(tag="international"), Selector(tag="national")]),
+    template="individual-appeal",
+    pacing=Pacing(
+        per_office_per_hour=1, office_hours_start=0, office_hours_end=24, office_days=[*range(7)]
+    ),
+    test_mode=True,
+    test_address="demo-outbox@example.org",  # the outbox transport writes it to a file
+)
+# Two signers, so each office's second letter waits its turn (visible in the schedule).
+DEMO_SIGNERS = [
+    SenderIn(name="Demo supporter 1", city="Demo town"),
+    SenderIn(name="Demo supporter 2", city="Demo town"),
+]
+
+
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """The embedded setup in one go: SQLite under ./var, migrations, the report's data, a server."""
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings = demo_token_secret(settings)
+    typer.echo(f"database: {settings.effective_database_url}")
+    apply_migrations(settings)
+    for report in import_folders(
+        settings, settings.cases_dir, settings.recipients_dir, force=False
+    ):
+        print_report(report)
+
+    async def staff_token(session: AsyncSession) -> str:
+        try:
+            user = await staff_service.get_user(session, email=DEMO_STAFF)
+        except AppError:
+            user, token = await staff_service.create_user(
+                session, email=DEMO_STAFF, role=Role.campaigner, actor=CLI_ACTOR
+            )
+        else:
+            await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
+            token = staff_service.issue_token(session, user=user, label="demo")
+        if not await campaigns_service.list_campaigns(session):
+            # One case, every office of the report, open in test mode with letters queued.
+            kit = LetterKit.from_settings(settings)
+            campaign = await campaigns_service.create_campaign(
+                session, data=DEMO_CAMPAIGN, actor=user, library=kit.library
+            )
+            await campaigns_service.update_campaign(
+                session,
+                campaign=campaign,
+                changes=CampaignUpdate(status=CampaignStatus.open),
+                actor=user,
+                library=kit.library,
+            )
+            for signer in DEMO_SIGNERS:
+                await letters_service.create_letters(
+                    session,
+                    campaign=campaign,
+                    sender=signer,
+                    kit=kit,
+                    today=utcnow().date(),
+                    on_stored=partial(delivery_service.queue, session, actor=DEMO_STAFF),
+                )
+        return token
+
+    token = in_session(staff_token, settings=settings)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo(
+        f"\nAppeals demo on {url}  (API docs: {url}/docs)\n"
+        f"campaigner token for this run: {token}\n"
+        f"  curl -H 'Authorization: Bearer {token}' {url}/api/v1/directory/health\n"
+        f"staff pages (sign in with the token): {url}/staff\n"
+        f"a delivery worker runs inside the server; e-mails go to {settings.var_dir / 'outbox'}\n"
+        f"the demo campaign (test mode, one letter per office per hour):\n"
+        f"  waiting per office:  curl -H 'Authorization: Bearer {token}' "
+        f"{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/schedule\n"
+        f"  web-form tasks:      curl -H 'Authorization: Bearer {token}' "
+        f"'{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/deliveries?channel=web_form'\n"
+        f"  print the post:      curl -X POST -H 'Authorization: Bearer {token}' "
+        f"{url}/api/v1/campaigns/{DEMO_CAMPAIGN.slug}/print-batches\n"
+    )
+    _serve(settings.model_copy(update={"run_worker": True}), host, port)
