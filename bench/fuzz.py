@@ -11,7 +11,7 @@ documented schema), the time taken and cases per second; the server's log is kep
 fails and its path printed. Nothing is asserted; the exit status is 1 if any pass failed.
 
 Run: `python bench/fuzz.py [--examples 1000] [--backend sqlite|postgresql|both] [--seed N]
-[--workers 2]`. PostgreSQL: 127.0.0.1:5432, user postgres (trust); a throwaway database is
+[--workers 1]`. PostgreSQL: 127.0.0.1:5432, user postgres (trust); a throwaway database is
 created and dropped.
 """
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=1000, help="per operation")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"schemathesis, {args.examples} examples per operation (fuzzing phase)")
