@@ -20,7 +20,7 @@ from app.delivery.schemas import DashboardRead
 from app.errors import AppError, InvalidInput, Unauthorized
 from app.params import Id, Offset
 from app.responses import dashboard, records, service
-from app.responses.mime import as_email, body_text
+from app.responses.mime import readable_text
 from app.responses.models import InboundStatus, ResponseKind
 from app.responses.schemas import (
     InboundDetail,
@@ -119,7 +119,8 @@ async def receive_email(
         max_bytes=settings.inbound_max_bytes,
     )
     # The bytes are kept whatever processing does: a failure leaves the message `received`,
-    # and the MTA's retry (the same bytes) processes it again.
+    # and the MTA's retry (the same bytes) processes it again. A message that cannot be read is
+    # no failure: it is stored `failed` with the reason, and answered 200 like any other.
     await session.commit()
     outcome = await service.process(session, message=message, settings=settings)
     return InboundResult(
@@ -150,9 +151,11 @@ async def list_inbound(
 )
 async def get_inbound(session: SessionDep, _user: CurrentStaff, message_id: Id) -> InboundDetail:
     message = await service.get_message(session, message_id=message_id)
+    text, unreadable = readable_text(message.raw)
     return InboundDetail(
         **InboundRead.model_validate(message).model_dump(),
-        text=body_text(as_email(message.raw)),
+        text=text,
+        unreadable=unreadable.reason if unreadable else None,
     )
 
 

@@ -3,25 +3,45 @@
 Everything inbound mail is read through: a header that does not decode gives None instead of an
 exception, a body is the text/plain part (or the HTML one, as text), and the part of a reply that
 quotes our letter can be cut off. `parsing` and `bounces` build on these.
+
+Nothing reaches the stdlib parser before `structure.measure` has counted, in one linear pass
+over the bytes, what the parser would build from them: how deep it nests, how many parts and
+header fields it has, how long its MIME fields are, how many boundary tests its lines cost. Past
+a limit (`limits`), or when the parser fails all the same, `as_email` raises `Unparseable` with
+the reason in English and Russian. Within the limits a message is read in about a second on
+these machines.
 """
 
 from __future__ import annotations
 
 import email
+import html
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from app.responses.limits import HEADER_CHARS, MAX_HEADERS, PARSED_HEADER_CHARS, Unparseable
+from app.responses.structure import NOT_HEADER, ParseOnce, measure, normalised
 
 EXCERPT_CHARS = 2000
+
 
 # --- headers --------------------------------------------------------------------------------
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def storable(text: str) -> str:
+    """`text` as a database column can hold it: bytes the parser could not decode (surrogates)
+    read as UTF-8 where they are, else U+FFFD, as the stdlib's header objects do, and without
+    NUL, which PostgreSQL refuses. Every text read here goes through it."""
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("\x00", "")
+
+
 ADDRESSED_HEADERS = (
     "Delivered-To",
     "X-Original-To",
@@ -37,19 +57,25 @@ def header(message: Message, name: str) -> str | None:
     """A header's value as text, unfolded; None when absent.
 
     With `policy.default` a header is parsed when read, and a hostile header can make the parser
-    raise instead of recording a defect; then the raw value is used as it is."""
-    try:
-        value = message.get(name)
-    except Exception:  # the stdlib header parser raises assorted errors on malformed input
-        value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
-    if value is None:
+    raise instead of recording a defect (or, long enough, take minutes); then, and for a value
+    longer than PARSED_HEADER_CHARS, the raw value is used as it is (its first HEADER_CHARS)."""
+    wanted = name.lower()
+    raw = next((v for k, v in message.raw_items() if k.lower() == wanted), None)
+    if raw is None:
         return None
-    return re.sub(r"\s*[\r\n]+\s*", " ", str(value)).strip()
+    value: object = raw[:HEADER_CHARS]
+    if len(raw) <= PARSED_HEADER_CHARS:
+        try:
+            value = message.get(name)
+        except Exception:  # the stdlib header parser raises assorted errors on malformed input
+            value = raw
+    return storable(re.sub(r"\s*[\r\n]+\s*", " ", str(value)).strip())
 
 
 def header_all(message: Message, name: str) -> list[str]:
-    values = [v for k, v in message.raw_items() if k.lower() == name.lower()]
-    return [re.sub(r"\s*[\r\n]+\s*", " ", str(v)).strip() for v in values]
+    """Every value of a header, raw and unfolded (each its first HEADER_CHARS)."""
+    values = [str(v)[:HEADER_CHARS] for k, v in message.raw_items() if k.lower() == name.lower()]
+    return [storable(re.sub(r"\s*[\r\n]+\s*", " ", v).strip()) for v in values]
 
 
 def message_ids(value: str | None) -> tuple[str, ...]:
@@ -57,11 +83,24 @@ def message_ids(value: str | None) -> tuple[str, ...]:
 
 
 def addresses(values: Iterable[str]) -> tuple[str, ...]:
+    try:
+        pairs = getaddresses(list(values))
+    except RecursionError:  # comments nested a thousand deep
+        return ()
     found = []
-    for _name, address in getaddresses(list(values)):
+    for _name, address in pairs:
         if "@" in address:
             found.append(address.strip().lower())
     return tuple(dict.fromkeys(found))
+
+
+def sender(message: Message) -> tuple[str, str]:
+    """The From header's (display name, address), ("", "") when it cannot be read."""
+    try:
+        name, address = parseaddr(header(message, "From") or "")
+    except RecursionError:  # comments nested a thousand deep
+        return "", ""
+    return name, address
 
 
 def date(message: Message) -> datetime | None:
@@ -77,39 +116,45 @@ def date(message: Message) -> datetime | None:
 
 # --- bodies ---------------------------------------------------------------------------------
 
+# The stdlib's HTMLParser takes minutes on 100 KB of unclosed tags or comments ("<a <a <a",
+# "<!--x>" repeated): it looks for the end of each from its start. This reading only goes
+# forward: comments and the content of script, style and head dropped, block tags made line
+# breaks, other tags (whose quoted values may hold ">") removed, entities decoded.
+_UNREAD = re.compile(r"<!--|<(script|style|head)(?=[\s/>])", re.IGNORECASE)
+_UNREAD_END = {
+    name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "head")
+}
+_TAG = re.compile(
+    r"<(?:/?(?P<name>[a-zA-Z][^\s/<>]*)|[!?])(?>[^<>\"']+|\"[^\"<]*\"|'[^'<]*'|[\"'])*>"
+)
+_BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "blockquote", "hr"})
+# A decimal reference this long is no character; html.unescape would raise on 4,300 digits.
+_LONG_CHARREF = re.compile(r"&#[0-9]{8,};?")
 
-class _Text(HTMLParser):
-    """The text of an HTML body: tags dropped, blocks on their own lines, scripts ignored."""
 
-    _BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "blockquote", "hr"})
+def _readable_markup(markup: str) -> str:
+    kept, at = [], 0
+    while (found := _UNREAD.search(markup, at)) is not None:
+        kept.append(markup[at : found.start()])
+        element = found.group(1)
+        if element is None:
+            end = markup.find("-->", found.end())
+            at = len(markup) if end < 0 else end + 3
+        else:
+            closing = _UNREAD_END[element.lower()].search(markup, found.end())
+            at = len(markup) if closing is None else closing.end()
+    kept.append(markup[at:])
+    return "".join(kept)
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+def _tag(found: re.Match[str]) -> str:
+    return "\n" if (found.group("name") or "").lower() in _BLOCKS else ""
 
 
 def html_to_text(markup: str) -> str:
-    parser = _Text()
-    parser.feed(markup)
-    parser.close()
-    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
+    text = _TAG.sub(_tag, _readable_markup(markup))
+    text = html.unescape(_LONG_CHARREF.sub("\ufffd", text))
+    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -122,14 +167,16 @@ def part_text(part: Message) -> str:
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if isinstance(content, bytes):
         content = content.decode("utf-8", "replace")
-    return content if isinstance(content, str) else ""
+    return storable(content) if isinstance(content, str) else ""
 
 
 def body_text(message: EmailMessage) -> str:
     """The message's readable text: its text/plain body, else its HTML body as text."""
     try:
         part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, IndexError, ValueError):
+    # AttributeError: get_body() takes a multipart/related part that never got its parts for one
+    # with parts (a stdlib bug); RecursionError: a Content-Disposition of nested comments.
+    except (KeyError, IndexError, ValueError, AttributeError, RecursionError):
         part = None
     if part is None:
         return ""
@@ -183,11 +230,53 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def as_email(raw: bytes) -> EmailMessage:
-    message = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)  # what policy.default makes
+    """`raw` parsed, once `measure` found it within every limit; else Unparseable, as when the
+    parser fails all the same (RecursionError, or a stdlib bug on odd input)."""
+    parse_policy = ParseOnce()
+    try:
+        measure(raw, parse_policy)
+        message = email.message_from_bytes(raw, policy=parse_policy)
+    except Unparseable:
+        raise
+    except Exception as exc:
+        raise Unparseable.failed(exc) from exc
+    assert isinstance(message, EmailMessage)  # what an EmailPolicy makes
     return message
 
 
 def headers_only(raw: bytes) -> Message:
-    """Just the headers of `raw` (for listing messages without parsing their bodies)."""
-    return BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    """The headers of `raw`, its first MAX_HEADERS fields, as the parser splits them: for storing
+    a message before anything is made of it, so nothing is measured or parsed (not even the
+    Content-Type that the stdlib's parser reads when it closes, however long) until it is read."""
+    data = normalised(raw)
+    after = NOT_HEADER.search(data)
+    message = EmailMessage(policy=ParseOnce())
+    fields: list[list[str]] = []
+    current: list[str] | None = None
+    lines = data[: after.start() if after is not None else len(data)].decode(
+        "ascii", "surrogateescape"
+    )
+    for line in lines.split("\n"):
+        if line[:1] in (" ", "\t"):
+            if current is not None:
+                current.append(line + "\n")
+        elif line.startswith("From ") or line[:1] in ("", ":"):
+            current = None  # a Unix From line, no name: no field, nor for what follows
+        elif len(fields) < MAX_HEADERS:
+            current = [line + "\n"]
+            fields.append(current)
+        else:
+            break
+    for source in fields:
+        message.set_raw(*message.policy.header_source_parse(source))
+    return message
+
+
+def readable_text(raw: bytes) -> tuple[str, Unparseable | None]:
+    """The text of `raw` for staff to read, or "" and why it cannot be read."""
+    try:
+        return body_text(as_email(raw)), None
+    except Unparseable as exc:
+        return "", exc
+    except Exception as exc:  # reading a parsed message failed: a stdlib or a mime.py bug
+        return "", Unparseable.failed(exc)

@@ -1,10 +1,12 @@
 """Inbound mail as received, and the responses staff read: replies, auto-replies, postal answers.
 
 Every inbound message is stored raw first (`inbound_messages`), before anything is made of it, so a
-bug in classifying or matching loses nothing: the message stays `received` and is processed again.
-A processed message is `matched` to a delivery, `unmatched` (waiting in the review inbox), or
-`ignored` by staff. Bounces change their delivery; replies and auto-replies become `responses`,
-linked to the letter, office, case and campaign. Postal answers are recorded by hand.
+bug in matching loses nothing: the message stays `received` and is processed again. A processed
+message is `matched` to a delivery, `unmatched` (waiting in the review inbox), or `ignored` by
+staff; one that cannot be read (too deeply nested, too many parts: see `mime`) is `failed`, with
+the reason in `detail`, and is never processed again, since the same bytes would fail the same
+way. Bounces change their delivery; replies and auto-replies become `responses`, linked to the
+letter, office, case and campaign. Postal answers are recorded by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class InboundStatus(StrEnum):
     matched = "matched"  # mapped to a delivery, and applied to it
     unmatched = "unmatched"  # in the review inbox, for staff to match or ignore
     ignored = "ignored"  # staff decided it needs nothing
+    failed = "failed"  # could not be read (the reason is in `detail`); kept as it came
 
 
 class InboundKind(StrEnum):
@@ -31,14 +34,22 @@ class InboundKind(StrEnum):
     reply = "reply"  # written by a person
 
 
-# Staff may move an unmatched message to matched (by hand) or ignored, and undo an ignore.
+# Staff may move an unmatched message to matched (by hand) or ignored, and undo an ignore. A
+# failed message is final: nothing can be matched or reviewed in what could not be read (staff
+# read it as .eml), and it is not taken up again in a loop.
 INBOUND_TRANSITIONS: dict[InboundStatus, frozenset[InboundStatus]] = {
     InboundStatus.received: frozenset(
-        {InboundStatus.matched, InboundStatus.unmatched, InboundStatus.ignored}
+        {
+            InboundStatus.matched,
+            InboundStatus.unmatched,
+            InboundStatus.ignored,
+            InboundStatus.failed,
+        }
     ),
     InboundStatus.unmatched: frozenset({InboundStatus.matched, InboundStatus.ignored}),
     InboundStatus.ignored: frozenset({InboundStatus.unmatched}),
     InboundStatus.matched: frozenset(),
+    InboundStatus.failed: frozenset(),
 }
 
 

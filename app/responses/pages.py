@@ -3,8 +3,9 @@
 The log lists every reply, auto-reply and postal answer with filters (campaign, office, kind), a
 CSV export of the same rows, and a page per response to classify it and keep notes. A form
 records an answer that came by post. The review inbox lists inbound mail no delivery matched:
-staff match a message to a delivery by its number, or ignore it. Every form carries the session's
-CSRF token; organisers, campaigners and admins may all do this (they read and record responses).
+staff match a message to a delivery by its number, or ignore it; mail that could not be read is
+listed with the reason instead of its text. Every form carries the session's CSRF token;
+organisers, campaigners and admins may all do this (they read and record responses).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from app.errors import AppError
 from app.params import Id, QueryId
 from app.recipients import service as recipients_service
 from app.responses import records, service
-from app.responses.mime import as_email, body_text
+from app.responses.limits import Unparseable
+from app.responses.mime import readable_text
 from app.responses.models import InboundStatus, ResponseKind, ResponseMedium
 from app.responses.schemas import ResponseCreate, ResponseUpdate
 from app.staff.pages import StaffContext, StaffForm, StaffPage
@@ -262,14 +264,24 @@ async def _inbox_page(
     messages, total = await service.list_messages(
         session, status=status, limit=100, offset=0, with_raw=True
     )
-    texts = {m.id: body_text(as_email(m.raw))[:1500] for m in messages}
+    texts: dict[int, str] = {}
+    unreadable: dict[int, Unparseable] = {}
+    for m in messages:
+        text, problem = readable_text(m.raw)
+        texts[m.id] = text[:1500]
+        if problem is not None:
+            unreadable[m.id] = problem
     context: dict[str, object] = {
         **staff.page(),
         "section": "responses",
         "messages": messages,
         "texts": texts,
+        "unreadable": unreadable,
         "total": total,
         "status": status,
+        "failed": (
+            await service.list_messages(session, status=InboundStatus.failed, limit=1, offset=0)
+        )[1],
     }
     if error:
         context["error"] = error

@@ -6,19 +6,24 @@ the headers and subjects that Exchange, Gmail and vacation programs use instead.
 a reply written by a person.
 
 Nothing here touches the database: `parse(raw)` gives a `Parsed` that matching and the service
-use.
+use, or raises `Unparseable` (past `limits`, or anything that failed on the message: the same
+bytes would fail again, so the reason is kept instead of retrying).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.utils import parseaddr
+from enum import Enum
+from typing import Any, cast
 
 from app.responses import bounces
 from app.responses.bounces import Bounce
+from app.responses.limits import Unparseable
 from app.responses.mime import (
     ADDRESSED_HEADERS,
     addresses,
@@ -29,8 +34,12 @@ from app.responses.mime import (
     header,
     header_all,
     message_ids,
+    sender,
+    storable,
 )
 from app.responses.models import InboundKind as Kind
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +98,40 @@ def auto_reply_reason(message: Message) -> str | None:
 
 
 def parse(raw: bytes) -> Parsed:
-    """Classify and read `raw` (an RFC 822 message). Never raises on malformed mail."""
+    """Classify and read `raw` (an RFC 822 message); Unparseable when it cannot be read."""
+    try:
+        return cast(Parsed, _storable(_parse(raw)))
+    except Unparseable:
+        raise
+    except MemoryError:  # this process's trouble, not the message's
+        raise
+    except Exception as exc:  # RecursionError past the checks, a bug on odd input
+        log.warning("an inbound message could not be read", exc_info=True)
+        raise Unparseable.failed(exc) from exc
+
+
+def _storable(value: Any) -> Any:
+    """`value` with every text in it storable (mime.storable): what the bounce detectors read
+    with parsers of their own (flufl.bounce's addresses) has not been through mime."""
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, tuple):
+        return tuple(_storable(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _storable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _parse(raw: bytes) -> Parsed:
     message = as_email(raw)
     text = body_text(message)
     bounce = bounces.detect(raw, message, text)
     auto = None if bounce else auto_reply_reason(message)
     kind = Kind.bounce if bounce else Kind.auto_reply if auto else Kind.reply
-    from_name, from_address = parseaddr(header(message, "From") or "")
+    from_name, from_address = sender(message)
     addressed: list[str] = []
     for name in ADDRESSED_HEADERS:
         addressed.extend(header_all(message, name))

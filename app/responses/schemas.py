@@ -95,7 +95,12 @@ class InboundResult(InboundRead):
 
 
 class InboundDetail(InboundRead):
-    text: str = Field(description="The message's readable text.")
+    text: str = Field(description="The message's readable text (empty when it cannot be read).")
+    unreadable: str | None = Field(
+        default=None,
+        description="Why the message cannot be read (nested too deep, too many parts or header "
+        "fields...): it is kept as it came, as .eml.",
+    )
 
 
 class InboundMatch(StrictInput):

@@ -4,6 +4,9 @@
 the message is not lost: a message whose processing failed stays `received` and is processed
 again when it arrives again (the same bytes are stored once) or by hand. `process` then:
 
+- a message that cannot be read (`limits.Unparseable`: nested too deep, too many parts or header
+  fields, or the parser failed on it) becomes `failed` with the reason in `detail`; it is never
+  read again by the pipeline, so the MTA's or the IMAP poller's next try finds it done;
 - a bounce: a permanent failure (5.x.x) moves the e-mail delivery to `bounced`, with the SMTP
   code and the DSN's status and diagnostic in the event; a delay (4.x.x) is noted on the
   delivery's timeline; after `hard_bounces_before_suspect` letters bounced for good at an
@@ -19,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parseaddr
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +39,7 @@ from app.recipients.files import ChannelKind
 from app.recipients.models import RecipientChannel
 from app.responses import matching, mime, parsing
 from app.responses.bounces import Bounce, DsnRecipient
+from app.responses.limits import Unparseable
 from app.responses.models import (
     INBOUND_TRANSITIONS,
     InboundKind,
@@ -86,7 +89,7 @@ async def store(
     if existing is not None:
         return existing, False
     headers = mime.headers_only(raw[:max_bytes])
-    _name, sender = parseaddr(mime.header(headers, "From") or "")
+    _name, sender = mime.sender(headers)
     row = InboundMessage(
         source=source,
         sha256=digest,
@@ -122,7 +125,13 @@ async def process(session: AsyncSession, *, message: InboundMessage, settings: S
         )
         return Outcome(message, response, duplicate=True)
     now = utcnow()
-    parsed = parsing.parse(message.raw)
+    try:
+        parsed = parsing.parse(message.raw)
+    except Unparseable as exc:
+        message.processed_at = now
+        message.detail = f"could not be read: {exc.reason}"
+        _move(message, InboundStatus.failed, now=now)
+        return Outcome(message, None, duplicate=False)
     message.kind = InboundKind(parsed.kind)
     message.processed_at = now
     match = await matching.find_delivery(

@@ -425,6 +425,36 @@ class TestPipeline:
         assert retried.json()["status"] == "matched"
         assert retried.json()["id"] == stored.id
 
+    async def test_a_message_that_cannot_be_read_is_kept_failed_not_retried(
+        self,
+        queued: dict[str, Any],
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Unlike a bug in matching, the same bytes would fail the same way: kept, with why.
+        from app.responses import parsing
+
+        delivery = await the_delivery(session)
+        reply = sample("reply-quoting-letter.eml", delivery_id=delivery.id)
+
+        def choking(*args: Any) -> None:
+            raise ValueError("a detector choked")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(parsing.bounces, "detect", choking)
+            answered = await post_mail(client, reply)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["status"] == "failed"
+        assert answered.json()["detail"] == "could not be read: the mail parser failed (ValueError)"
+        again = await post_mail(client, reply)  # the detector fixed, the MTA retrying: left be
+        assert (again.json()["status"], again.json()["duplicate"]) == ("failed", True)
+        assert (await the_delivery(session)).status is delivery.status
+        detail = await client.get(
+            f"/api/v1/inbound/{answered.json()['id']}", headers=bearer(queued["token"])
+        )
+        assert detail.status_code == 200 and detail.json()["unreadable"] is None  # it reads now
+
 
 def _suspect_warnings(health: dict[str, Any]) -> list[str]:
     office = next(o for o in health["offices"] if o["recipient_id"] == "pace-president")
