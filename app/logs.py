@@ -131,6 +131,8 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             ACCESS_LOGGER: {"handlers": ["access"], "level": level, "propagate": False},
+            # Mailman's bounce detectors log each detector they try, for every message.
+            "flufl.bounce": {"level": "WARNING"},
         },
         # Our own loggers (app.*) propagate here; without a root handler their warnings went
         # to logging's last-resort handler, which no filter sees.
