@@ -160,7 +160,8 @@ def _describe(parsed: Parsed) -> str:
             f"{r.action} {r.status or '(no status)'} for {r.recipient}"
             for r in parsed.bounce.recipients
         ]
-        return "bounce: " + "; ".join(parts)
+        # A clear bounce can name no address we can read (a mailer daemon's bare notice).
+        return "bounce: " + "; ".join(parts) if parts else "bounce naming no recipient"
     if parsed.kind is InboundKind.auto_reply:
         return f"auto-reply ({parsed.auto_reason})"
     return "reply"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -459,3 +460,17 @@ class TestPipeline:
 def _suspect_warnings(health: dict[str, Any]) -> list[str]:
     office = next(o for o in health["offices"] if o["recipient_id"] == "pace-president")
     return [w for w in office["warnings"] if "suspect" in w]
+
+
+class TestABounceNamingNoRecipient:
+    async def test_is_a_bounce_in_the_inbox_and_says_it_names_no_one(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        corpus = Path(__file__).parent / "bounce_corpus"
+        raw = (corpus / "hb-no-address-readable.eml").read_bytes()
+        stored = await post_mail(client, raw)
+        assert stored.status_code == 200, stored.text
+        body = stored.json()
+        assert (body["kind"], body["status"]) == ("bounce", "unmatched")  # never a response
+        assert body["response_id"] is None
+        assert body["detail"].startswith("bounce naming no recipient; no delivery matched")
