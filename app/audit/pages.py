@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.audit import service
 from app.db import SessionDep
-from app.staff.pages import AdminPage
+from app.staff.guards import AdminPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff/audit", include_in_schema=False)

@@ -24,7 +24,7 @@ from app.delivery import reports
 from app.errors import AppError
 from app.letters.deps import KitDep
 from app.responses import dashboard as responses_dashboard
-from app.staff.pages import EditorForm, EditorPage, StaffPage
+from app.staff.guards import EditorForm, EditorPage, StaffPage
 from app.web.charts import line_chart
 from app.web.pages import render
 

@@ -26,7 +26,7 @@ from app.params import Id
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.spreadsheet import to_csv
-from app.staff.pages import EditorForm, StaffContext, StaffPage
+from app.staff.guards import EditorForm, StaffContext, StaffPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

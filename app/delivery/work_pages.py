@@ -25,7 +25,7 @@ from app.letters.models import Letter
 from app.params import Id
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
-from app.staff.pages import EditorForm, StaffPage
+from app.staff.guards import EditorForm, StaffPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

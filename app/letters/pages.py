@@ -14,7 +14,7 @@ from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.deps import KitDep
 from app.letters.schemas import SenderIn
-from app.staff.pages import StaffPage
+from app.staff.guards import StaffPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)

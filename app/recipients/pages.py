@@ -21,7 +21,7 @@ from app.recipients import service
 from app.recipients.health import OfficeStatus, directory_health, office_health
 from app.recipients.models import Recipient
 from app.recipients.schemas import ChannelUpdate, RecipientUpdate
-from app.staff.pages import EditorForm, StaffContext, StaffPage
+from app.staff.guards import EditorForm, StaffContext, StaffPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff/directory", include_in_schema=False)

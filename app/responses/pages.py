@@ -30,7 +30,7 @@ from app.responses.limits import Unparseable
 from app.responses.mime import readable_text
 from app.responses.models import InboundStatus, ResponseKind, ResponseMedium
 from app.responses.schemas import ResponseCreate, ResponseUpdate
-from app.staff.pages import StaffContext, StaffForm, StaffPage
+from app.staff.guards import StaffContext, StaffForm, StaffPage
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.db import SessionDep
 from app.params import Id
 from app.staff import service
+from app.staff.guards import AdminForm, AdminPage, StaffContext
 from app.staff.models import Role
-from app.staff.pages import AdminForm, AdminPage, StaffContext
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff/people", include_in_schema=False)
