@@ -30,7 +30,6 @@ from app.delivery.schemas import (
 )
 from app.letters import digests
 from app.letters import service as letters_service
-from app.letters.api import CSV, PDF
 from app.letters.deps import KitDep
 from app.letters.models import Digest, Letter
 from app.letters.printing import Batch
@@ -39,9 +38,14 @@ from app.letters.service import LetterKit
 from app.params import Id, Offset
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
-from app.schemas import ERROR_RESPONSES
+from app.schemas import ERROR_RESPONSES, file_response
 from app.spreadsheet import to_csv
 from app.staff.auth import CurrentStaff, Editor
+
+BATCH_PDF = file_response("application/pdf", "A4 PDF, one letter after another")
+BATCH_CSV = file_response("text/csv", "letter, office, country, pages")
+DELIVERIES_CSV = file_response("text/csv", "One delivery a row, as the delivery log shows it")
+COSIGNERS_CSV = file_response("text/csv", "One co-signer a row")
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"], responses=ERROR_RESPONSES)
 
@@ -112,7 +116,7 @@ async def list_deliveries(
 @router.get(
     "/campaigns/{slug}/deliveries.csv",
     summary="The campaign's deliveries as CSV (formula-safe cells), filtered like the log",
-    responses=CSV,
+    responses=DELIVERIES_CSV,
 )
 async def deliveries_csv(
     session: SessionDep,
@@ -194,7 +198,9 @@ async def _rendered(session: AsyncSession, kit: LetterKit, batch_id: int) -> Bat
     return await batches.render(session, batch=batch, settings=kit.settings)
 
 
-@router.get("/print-batches/{batch_id:int}.pdf", summary="The batch as one PDF", responses=PDF)
+@router.get(
+    "/print-batches/{batch_id:int}.pdf", summary="The batch as one PDF", responses=BATCH_PDF
+)
 async def print_batch_pdf(
     session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
@@ -206,7 +212,9 @@ async def print_batch_pdf(
     )
 
 
-@router.get("/print-batches/{batch_id:int}.csv", summary="The batch's manifest", responses=CSV)
+@router.get(
+    "/print-batches/{batch_id:int}.csv", summary="The batch's manifest", responses=BATCH_CSV
+)
 async def print_batch_csv(
     session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
@@ -302,7 +310,7 @@ async def get_digest(session: SessionDep, _user: CurrentStaff, digest_id: Id) ->
     "/digests/{digest_id:int}.csv",
     summary="A digest's co-signers, as attached to its e-mails",
     tags=["digests"],
-    responses=CSV,
+    responses=COSIGNERS_CSV,
 )
 async def digest_csv(session: SessionDep, _user: CurrentStaff, digest_id: Id) -> Response:
     await digests.get_digest(session, digest_id=digest_id)

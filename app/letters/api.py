@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,17 +20,13 @@ from app.params import Id, Offset
 from app.recipients import service as recipients_service
 from app.recipients.files import ChannelKind
 from app.recipients.models import Recipient
-from app.schemas import ERROR_RESPONSES
+from app.schemas import ERROR_RESPONSES, file_response
 from app.staff.auth import CurrentStaff
 
 router = APIRouter(prefix="/api/v1", tags=["letters"], responses=ERROR_RESPONSES)
 
-PDF: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {}}, "description": "A4 PDF"}
-}
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}}, "description": "letter, office, country, pages"}
-}
+PDF = file_response("application/pdf", "A4 PDF")
+CSV = file_response("text/csv", "letter, office, country, pages")
 
 
 @router.get("/campaigns/{slug}/preview", summary="The exact letter a sender would send")

@@ -8,7 +8,7 @@ The other routes are for staff: organisers, campaigners and admins all read and 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -32,15 +32,13 @@ from app.responses.schemas import (
     ResponseRead,
     ResponseUpdate,
 )
-from app.schemas import ERROR_RESPONSES, Page
+from app.schemas import ERROR_RESPONSES, Page, file_response
 from app.staff.auth import CurrentStaff
 
 router = APIRouter(prefix="/api/v1", tags=["responses"], responses=ERROR_RESPONSES)
 
 RAW_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}}, "description": "CSV, one response a row"}
-}
+CSV = file_response("text/csv", "CSV, one response a row")
 RAW_BODY = {
     "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in RAW_TYPES},
     "required": True,
