@@ -262,9 +262,10 @@ def get_settings() -> Settings:
         raise ConfigurationError(message) from None
 
 
-def _settings_from_app(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The running app's settings (what `SettingsDep` gives a route)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-SettingsDep = Annotated[Settings, Depends(_settings_from_app)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]

@@ -17,13 +17,12 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from app.config import Settings
+from app.config import Settings, settings_of
 from app.db import SessionDep
 from app.errors import AppError, Forbidden
 from app.staff import sessions
 from app.staff.models import Role, StaffUser
 from app.staff.origin import check_same_origin
-from app.web.clients import settings_of
 
 EDITORS = (Role.admin, Role.campaigner)
 

@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from app.config import settings_of
 from app.errors import Forbidden
-from app.web.clients import client_address, served_over_https, settings_of
+from app.web.clients import client_address, served_over_https
 
 __all__ = ["CrossSiteForm", "check_same_origin", "client_address", "served_over_https"]
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from app.config import settings_of
 from app.db import SessionDep, utcnow
 from app.errors import InvalidInput, Unauthorized
 from app.staff import service as staff_service
@@ -22,7 +23,6 @@ from app.staff import sessions
 from app.staff.guards import StaffContext, StaffForm, StaffPage, timeouts
 from app.staff.origin import check_same_origin, client_address, served_over_https
 from app.staff.ratelimit import LoginLimits, login_limits
-from app.web.clients import settings_of
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from fastapi import Request
 
-from app.config import Settings
+from app.config import Settings, settings_of
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,11 +38,6 @@ def _trusted(address: str | None, settings: Settings) -> bool:
 
 def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def served_over_https(request: Request) -> bool:
