@@ -10,7 +10,7 @@ import typer
 
 from app.cases.commands import cases_app
 from app.dataset.commands import import_data
-from app.delivery.commands import post_app
+from app.delivery.post.commands import post_app
 from app.letters.commands import templates_app
 from app.recipients.commands import directory_app, recipients_app
 from app.responses.commands import inbound_app

@@ -26,11 +26,13 @@ from app.db import SessionDep, make_engine, make_sessionmaker
 from app.delivery.api import router as delivery_router
 from app.delivery.email import make_transport
 from app.delivery.pages import router as delivery_pages
-from app.delivery.work_pages import router as work_pages
+from app.delivery.post.api import router as post_router
+from app.delivery.post.pages import router as batch_pages
+from app.delivery.webform.pages import router as task_pages
+from app.digests.api import router as digests_router
 from app.errors import install_error_handlers
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
-from app.letters.service import LetterKit
 from app.recipients.api import router as recipients_router
 from app.recipients.pages import router as recipients_pages
 from app.responses.api import router as responses_router
@@ -44,6 +46,7 @@ from app.staff.api import router as staff_router
 from app.staff.pages import router as staff_pages
 from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
+from app.templating.kit import LetterKit
 from app.web.headers import SecurityHeadersMiddleware
 from app.web.nul import RefuseNulMiddleware
 from app.web.pages import WEB_DIR
@@ -127,13 +130,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         campaigns_router,
         letters_router,
         delivery_router,
+        post_router,
+        digests_router,
         staff_router,
         audit_router,
         staff_pages,
         campaigns_pages,
         letters_pages,
         delivery_pages,
-        work_pages,
+        task_pages,
+        batch_pages,
         recipients_pages,
         audit_pages,
         people_pages,

@@ -5,6 +5,7 @@ from app.campaigns.models import Campaign, CampaignCase, CampaignEvent, Campaign
 from app.cases.models import Case, CasePerson, Charge
 from app.db import Base
 from app.delivery.models import Delivery, DeliveryEvent, PrintBatch
+from app.digests.models import Cosigner, Digest
 from app.letters.models import Letter
 from app.recipients.models import Recipient, RecipientChannel, RecipientTag
 from app.responses.models import InboundMessage, Response
@@ -23,8 +24,10 @@ __all__ = [
     "Case",
     "CasePerson",
     "Charge",
+    "Cosigner",
     "Delivery",
     "DeliveryEvent",
+    "Digest",
     "InboundMessage",
     "Letter",
     "PrintBatch",

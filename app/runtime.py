@@ -33,10 +33,10 @@ from app.delivery.email import make_transport
 from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
-from app.letters.service import LetterKit
 from app.logs import log_config
 from app.staff import service as staff_service
 from app.staff.models import Role
+from app.templating.kit import LetterKit
 from app.workers import build_worker, make_printmail_if_used
 
 # --- serve and demo -----------------------------------------------------------------------

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.delivery.email import Transport
-from app.delivery.postal import run_postal_round
-from app.delivery.provider import PrintMailClient, make_printmail
+from app.delivery.post.provider import PrintMailClient, make_printmail
+from app.delivery.post.round import run_postal_round
 from app.delivery.worker import Round, Worker, worker_name
-from app.letters.service import LetterKit
 from app.signatures.mailer import run_mail_round
+from app.templating.kit import LetterKit
 
 
 def build_worker(

@@ -77,9 +77,10 @@ from app.letters import service as letters_service
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.migrations import upgrade
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient, RecipientChannel
 from app.staff.models import Role, StaffUser
+from app.templating.kit import LetterKit
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 OFFICES = 20
@@ -259,7 +260,7 @@ async def prepare(engine: AsyncEngine, settings: Settings, letters: int) -> int:
         user = StaffUser(email="bench@example.org", role=Role.campaigner)
         session.add(user)
         await session.flush()
-        kit = letters_service.LetterKit.from_settings(settings)
+        kit = LetterKit.from_settings(settings)
         campaign = await campaigns_service.create_campaign(
             session,
             data=CampaignCreate(

@@ -44,15 +44,16 @@ from app.campaigns.schemas import CampaignCreate, Targets
 from app.config import PROJECT_ROOT, Settings
 from app.dataset import service as dataset_service
 from app.db import make_engine, utcnow
+from app.delivery.post.pdf import PrintableLetter, render_pdf
 from app.letters import service as letters_service
 from app.letters.context import base_context, with_sender
 from app.letters.models import Letter
-from app.letters.pdf import PrintableLetter, render_pdf
 from app.letters.schemas import SenderIn
 from app.migrations import upgrade
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient, RecipientChannel
 from app.staff.models import Role, StaffUser
+from app.templating.kit import LetterKit
 from app.templating.rendering import letter_seed
 
 CHUNK = 500
@@ -101,7 +102,7 @@ async def prepare(engine: AsyncEngine, settings: Settings, offices: int) -> tupl
         user = StaffUser(email="bench@staff.example", role=Role.campaigner)
         session.add(user)
         await session.flush()
-        kit = letters_service.LetterKit.from_settings(settings)
+        kit = LetterKit.from_settings(settings)
         await campaigns_service.create_campaign(
             session,
             data=CampaignCreate(
@@ -122,7 +123,7 @@ async def prepare(engine: AsyncEngine, settings: Settings, offices: int) -> tupl
 async def measured(
     engine: AsyncEngine, settings: Settings, supporters: int
 ) -> tuple[float, int, float]:
-    kit = letters_service.LetterKit.from_settings(settings)
+    kit = LetterKit.from_settings(settings)
     async with AsyncSession(engine, expire_on_commit=False) as session:
         campaign = await campaigns_service.get_campaign(session, slug="bench")
         start_rss = rss_mb()
@@ -144,7 +145,7 @@ async def baseline(
     engine: AsyncEngine, settings: Settings, supporters: int
 ) -> tuple[float, int, float]:
     """Plain Jinja2 and a plain executemany of the same rows (into the same table, then removed)."""
-    kit = letters_service.LetterKit.from_settings(settings)
+    kit = LetterKit.from_settings(settings)
     plain = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -166,9 +166,9 @@ async def prepare(url: str) -> None:
     from app.config import Settings
     from app.dataset import service as dataset_service
     from app.db import make_engine
-    from app.letters.service import LetterKit
     from app.migrations import upgrade
     from app.staff.models import Role, StaffUser
+    from app.templating.kit import LetterKit
 
     settings = Settings(database_url=url)
     engine = make_engine(url)

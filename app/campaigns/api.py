@@ -10,9 +10,9 @@ from app.campaigns import service
 from app.campaigns.models import CampaignStatus
 from app.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate, TargetsRead
 from app.db import SessionDep
-from app.letters.deps import KitDep
 from app.schemas import ERROR_RESPONSES
 from app.staff.auth import CurrentStaff, Editor
+from app.templating.kit import KitDep
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
 

@@ -22,9 +22,9 @@ from app.campaigns.schemas import CampaignUpdate, Pacing
 from app.db import SessionDep, utcnow
 from app.delivery import reports
 from app.errors import AppError
-from app.letters.deps import KitDep
 from app.responses import dashboard as responses_dashboard
 from app.staff.guards import EditorForm, EditorPage, StaffPage
+from app.templating.kit import KitDep
 from app.web.charts import line_chart
 from app.web.pages import render
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.text import Line, Paragraphs, length_of
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]

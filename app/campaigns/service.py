@@ -33,7 +33,7 @@ from app.cases.models import Case
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 from app.staff.models import StaffUser
 from app.templating.library import TemplateLibrary

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.campaigns.models import Campaign
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_problem, unverified_email
 from app.recipients.models import Recipient, RecipientChannel
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from app.db import Base, UTCDateTime, utcnow
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 
 
 class DeliveryStatus(StrEnum):

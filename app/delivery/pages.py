@@ -24,7 +24,7 @@ from app.errors import AppError, InvalidInput
 from app.letters import service as letters_service
 from app.params import Id
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.spreadsheet import to_csv
 from app.staff.guards import EditorForm, StaffContext, StaffPage
 from app.web.pages import render

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from app.campaigns.models import Campaign
-from app.delivery import schedule
 from app.delivery.models import Delivery, DeliveryEvent, DeliveryStatus
-from app.letters.models import Digest, Letter
-from app.recipients.files import ChannelKind
+from app.delivery.queue import schedule
+from app.digests.models import Digest
+from app.letters.models import Letter
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 from app.signatures.models import Signature
 

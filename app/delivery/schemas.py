@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.delivery.models import DeliveryStatus
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.text import Paragraphs
 
 
@@ -83,24 +83,6 @@ class OfficeScheduleRead(BaseModel):
 class RetargetRead(BaseModel):
     retargeted: int
     without_usable_channel: int
-
-
-class DigestRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    campaign_id: int
-    period_start: datetime
-    period_end: datetime
-    cosigners: int
-    created_by: str
-    created_at: datetime
-    letters: int = Field(default=0, description="One per reachable office (and case).")
-
-
-class CosignerAdded(BaseModel):
-    added: bool = Field(description="False when this supporter was already a co-signer.")
-    waiting: int = Field(description="Co-signers waiting for the campaign's next digest.")
 
 
 class ChannelPauseRead(BaseModel):

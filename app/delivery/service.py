@@ -14,7 +14,7 @@ from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, D
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter
 from app.letters.service import StoredLetter
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address, channel_problem
 from app.recipients.models import Recipient
 from app.signatures.models import Signature, SignatureStatus

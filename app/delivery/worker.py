@@ -32,16 +32,17 @@ from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import Statement, statement_connections, utcnow
-from app.delivery import leases, pauses, service
+from app.delivery import service
 from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, attach, build
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.pacing import Recent, next_slot
+from app.delivery.queue import leases, pauses
+from app.delivery.queue.pacing import Recent, next_slot
+from app.digests import service as digests
 from app.errors import NotFound
-from app.letters import digests
 from app.letters.models import Letter
-from app.letters.service import LetterKit
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
+from app.templating.kit import LetterKit
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus

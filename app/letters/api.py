@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query
 
 from app.campaigns import service as campaigns_service
 from app.db import SessionDep, utcnow
 from app.letters import service
-from app.letters.deps import KitDep
-from app.letters.models import Letter
-from app.letters.pdf import Layout
-from app.letters.printing import Batch, render_batch
 from app.letters.schemas import LetterRead, PreviewRead, SenderIn
-from app.letters.service import LetterKit
 from app.params import Id, Offset
-from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
-from app.recipients.models import Recipient
+from app.recipients.channels import ChannelKind
 from app.schemas import ERROR_RESPONSES, file_response
 from app.staff.auth import CurrentStaff
+from app.templating.kit import KitDep
 
 router = APIRouter(prefix="/api/v1", tags=["letters"], responses=ERROR_RESPONSES)
 
@@ -92,81 +85,3 @@ async def list_letters(
 @router.get("/letters/{letter_id:int}", summary="One letter on record")
 async def get_letter(session: SessionDep, _user: CurrentStaff, letter_id: Id) -> LetterRead:
     return LetterRead.model_validate(await service.get_letter(session, letter_id=letter_id))
-
-
-async def _with_recipients(
-    session: AsyncSession, letters: list[Letter]
-) -> list[tuple[Letter, Recipient]]:
-    offices = {r.id: r for r in await recipients_service.all_recipients(session)}
-    return [(letter, offices[letter.recipient_id]) for letter in letters]
-
-
-@router.get(
-    "/letters/{letter_id:int}.pdf", summary="One letter as a print-ready A4 PDF", responses=PDF
-)
-async def letter_pdf(
-    session: SessionDep, _user: CurrentStaff, kit: KitDep, letter_id: Id
-) -> Response:
-    letter = await service.get_letter(session, letter_id=letter_id)
-    batch = render_batch(
-        await _with_recipients(session, [letter]),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
-    return Response(
-        batch.pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="letter-{letter.id}.pdf"'},
-    )
-
-
-async def _campaign_batch(
-    session: AsyncSession, kit: LetterKit, slug: str, channel: ChannelKind
-) -> Batch:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    letters = list(await service.list_letters(session, campaign=campaign, channel=channel))
-    return render_batch(
-        await _with_recipients(session, letters),
-        kit.settings,
-        default_layout=Layout(kit.settings.pdf_layout),
-    )
-
-
-@router.get(
-    "/campaigns/{slug}/print-batch.pdf",
-    summary="All the campaign's letters for the post, in one PDF",
-    responses=PDF,
-)
-async def print_batch_pdf(
-    session: SessionDep,
-    _user: CurrentStaff,
-    kit: KitDep,
-    slug: str,
-    channel: ChannelKind = ChannelKind.postal,
-) -> Response:
-    batch = await _campaign_batch(session, kit, slug, channel)
-    return Response(
-        batch.pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.pdf"'},
-    )
-
-
-@router.get(
-    "/campaigns/{slug}/print-batch.csv",
-    summary="The manifest of the print batch: letter, office, country, pages",
-    responses=CSV,
-)
-async def print_batch_manifest(
-    session: SessionDep,
-    _user: CurrentStaff,
-    kit: KitDep,
-    slug: str,
-    channel: ChannelKind = ChannelKind.postal,
-) -> Response:
-    batch = await _campaign_batch(session, kit, slug, channel)
-    return Response(
-        batch.manifest_csv,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.csv"'},
-    )

@@ -12,10 +12,10 @@ from app.cases import service as cases_service
 from app.config import get_settings
 from app.console import run_in_session
 from app.db import utcnow
-from app.letters import service as letters_service
 from app.letters.context import base_context, with_sender
 from app.letters.schemas import SenderIn
 from app.recipients import service as recipients_service
+from app.templating.kit import LetterKit
 from app.templating.library import Purpose
 from app.templating.rendering import RenderError, letter_seed
 
@@ -28,7 +28,7 @@ templates_app = typer.Typer(help="Letter templates.")
 def templates_check() -> None:
     """Render every template for every case and office; exit 1 on any error."""
     settings = get_settings()
-    kit = letters_service.LetterKit.from_settings(settings)
+    kit = LetterKit.from_settings(settings)
     sender = SenderIn(name="Template Check", city="Geneva", country="Switzerland", message="Hi.")
     check_campaign = Campaign(slug="template-check", title="Template check")  # never stored
 

@@ -12,9 +12,9 @@ from app.campaigns import service as campaigns_service
 from app.db import SessionDep, utcnow
 from app.errors import AppError
 from app.letters import service as letters_service
-from app.letters.deps import KitDep
 from app.letters.schemas import SenderIn
 from app.staff.guards import StaffPage
+from app.templating.kit import KitDep
 from app.web.pages import render
 
 router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.campaigns.schemas import TargetRead
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.text import Line as TextLine
 from app.text import Paragraphs
 

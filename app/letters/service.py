@@ -22,29 +22,16 @@ from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign
 from app.campaigns.targets import Target
 from app.cases.models import Case, CasePerson
-from app.config import Settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.letters.context import base_context, with_sender
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address
 from app.spelling import search_key
-from app.templating.library import LetterTemplate, Purpose, TemplateLibrary
-from app.templating.rendering import LetterRenderer, RenderedLetter, letter_seed
-
-
-@dataclass(frozen=True, slots=True)
-class LetterKit:
-    """What composing needs besides the database: built once per application."""
-
-    library: TemplateLibrary
-    renderer: LetterRenderer
-    settings: Settings
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LetterKit:
-        return cls(TemplateLibrary.load(settings.templates_dir), LetterRenderer(), settings)
+from app.templating.kit import LetterKit
+from app.templating.library import LetterTemplate, Purpose
+from app.templating.rendering import RenderedLetter, letter_seed
 
 
 @dataclass(frozen=True, slots=True)

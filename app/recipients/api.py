@@ -10,7 +10,7 @@ from app.config import SettingsDep
 from app.db import SessionDep, utcnow
 from app.params import Id, Offset
 from app.recipients import service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import OfficeStatus, directory_health
 from app.recipients.schemas import (
     ChannelCreate,

@@ -15,7 +15,7 @@ from app.console import (
 )
 from app.db import utcnow
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import DirectoryHealth, OfficeStatus, directory_health
 from app.recipients.schemas import OfficeHealthRead
 

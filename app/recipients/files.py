@@ -9,7 +9,6 @@ as printed) with no address: it must never be guessed.
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
@@ -24,6 +23,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from app.recipients.channels import ChannelKind
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -45,13 +46,6 @@ def _timezone(value: str) -> str:
 
 
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
-
-
-class ChannelKind(StrEnum):
-    email = "email"
-    postal = "postal"
-    phone = "phone"
-    web_form = "web_form"
 
 
 class FileModel(BaseModel):

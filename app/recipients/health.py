@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient, RecipientChannel
 
 LETTER_CHANNELS = (ChannelKind.email, ChannelKind.postal, ChannelKind.web_form)

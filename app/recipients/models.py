@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 
 
 class Recipient(Base):

@@ -17,8 +17,8 @@ from pydantic import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.recipients.channels import ChannelKind
 from app.recipients.files import (
-    ChannelKind,
     CountryCode,
     LanguageCode,
     Tag,

@@ -13,8 +13,8 @@ from sqlalchemy.orm import selectinload
 from app.audit import service as audit
 from app.db import page_of, utcnow
 from app.errors import InvalidInput, NotFound
+from app.recipients.channels import ChannelKind
 from app.recipients.files import (
-    ChannelKind,
     EmailChannel,
     PhoneChannel,
     PostalChannel,

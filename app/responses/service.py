@@ -35,7 +35,7 @@ from app.delivery import service as delivery_service
 from app.delivery.models import TRANSITIONS, Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import RecipientChannel
 from app.responses import matching, mime, parsing
 from app.responses.bounces import Bounce, DsnRecipient

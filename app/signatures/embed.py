@@ -19,11 +19,11 @@ from fastapi.responses import HTMLResponse, Response
 from app.config import SettingsDep
 from app.db import SessionDep
 from app.errors import InvalidInput, TooManyRequests
-from app.letters.deps import KitDep
 from app.schemas import ERROR_RESPONSES
 from app.signatures import form
 from app.signatures.ratelimit import SigningLimits, signing_limits
 from app.signatures.schemas import EmbedSnippet
+from app.templating.kit import KitDep
 from app.web import i18n
 from app.web.i18n import Language, LanguageDep
 from app.web.pages import render

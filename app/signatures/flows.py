@@ -32,14 +32,15 @@ from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.delivery import service as delivery_service
 from app.delivery.email import erase_from_outbox
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
-from app.letters import digests
+from app.digests import service as digests
 from app.letters import service as letters_service
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
-from app.letters.service import LetterKit, StoredLetter
-from app.recipients.files import ChannelKind
+from app.letters.service import StoredLetter
+from app.recipients.channels import ChannelKind
 from app.signatures import service
 from app.signatures.models import Signature, SignatureStatus, Supporter, TokenPurpose
+from app.templating.kit import LetterKit
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from app.db import utcnow
 from app.errors import NotFound
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
-from app.letters.service import LetterKit
 from app.signatures import consent, service, tokens
 from app.signatures.ratelimit import SigningLimits
 from app.signatures.schemas import MESSAGE_MAX, SignatureIn
+from app.templating.kit import LetterKit
 from app.web.clients import client_address
 from app.web.i18n import Language
 from app.web.pages import render

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from app.config import SettingsDep
 from app.db import SessionDep, utcnow
 from app.delivery.email import outbox_folder
-from app.letters.deps import KitDep
 from app.signatures import flows, form, records, service
 from app.signatures.models import TokenPurpose
 from app.signatures.ratelimit import SigningLimits, signing_limits
+from app.templating.kit import KitDep
 from app.web.i18n import Language, LanguageDep
 from app.web.pages import render
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign, CampaignMode
 from app.cases.models import Case
 from app.delivery.models import Delivery
-from app.letters.models import Cosigner, Letter
+from app.digests.models import Cosigner
+from app.letters.models import Letter
 from app.recipients.models import Recipient
 from app.signatures import service
 from app.signatures.models import Signature, Supporter

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.dataset.loader import Problem
 from app.errors import NotFound
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 MAX_TEMPLATE_BYTES = 64_000

@@ -26,9 +26,10 @@ from app.delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
 from app.migrations import upgrade
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import RecipientChannel
 from app.staff.models import Role, StaffUser
+from app.templating.kit import LetterKit
 from tests.conftest import ALEMBIC_DIR, CASES_DIR, RECIPIENTS_DIR
 from tests.delivery.test_worker import _free_port
 
@@ -104,7 +105,7 @@ async def prepare_mailing(url: str, *, letters: int, pacing: Pacing = OPEN) -> N
         user = StaffUser(email="kill@staff.example", role=Role.campaigner)
         session.add(user)
         await session.flush()
-        kit = letters_service.LetterKit.from_settings(settings)
+        kit = LetterKit.from_settings(settings)
         campaign = await campaigns_service.create_campaign(
             session,
             data=CampaignCreate(

@@ -5,7 +5,7 @@ import httpx
 from pdfminer.high_level import extract_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery.batches import TEST_MARK
+from app.delivery.post.batches import TEST_MARK
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 

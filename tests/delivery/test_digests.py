@@ -21,11 +21,12 @@ from app.db import utcnow
 from app.delivery.email import SmtpTransport
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
-from app.letters import digests
-from app.letters.models import Cosigner, Letter
+from app.digests import service as digests
+from app.digests.models import Cosigner
+from app.letters.models import Letter
 from app.letters.schemas import SenderIn
-from app.letters.service import LetterKit
 from app.staff.models import Role
+from app.templating.kit import LetterKit
 from tests.delivery.test_worker import Sink, smtp, smtp_settings
 from tests.factories import bearer, make_staff
 

@@ -2,7 +2,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from app.campaigns.schemas import Pacing
-from app.delivery.pacing import Recent, next_slot
+from app.delivery.queue.pacing import Recent, next_slot
 
 WEDNESDAY_10_PARIS = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 FRIDAY_19_PARIS = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

@@ -21,20 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import utcnow
-from app.delivery import postal, service
+from app.delivery import service
 from app.delivery.email import OutboxTransport
 from app.delivery.models import ChannelPause, Delivery, DeliveryEvent, DeliveryStatus
-from app.delivery.postal import run_postal_round
-from app.delivery.provider import (
+from app.delivery.post import round as postal
+from app.delivery.post.provider import (
     PostalAddress,
     PrintMailClient,
     ProviderConfigError,
     ProviderError,
     make_printmail,
 )
-from app.letters.service import LetterKit
-from app.recipients.files import ChannelKind
+from app.delivery.post.round import run_postal_round
+from app.recipients.channels import ChannelKind
 from app.staff.models import Role
+from app.templating.kit import LetterKit
 from app.workers import build_worker
 from tests.delivery.fake_printmail import API_KEY, FakePrintMail, serving
 from tests.factories import bearer, make_staff

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import SmtpTransport
 from app.delivery.models import DeliveryStatus
-from app.delivery.retries import next_attempt
+from app.delivery.queue.retries import next_attempt
 from app.delivery.worker import Worker
 from app.staff.models import Role
 from tests.delivery.test_worker import (

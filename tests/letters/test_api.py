@@ -10,8 +10,8 @@ from pdfminer.high_level import extract_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import PROJECT_ROOT
-from app.letters.service import LetterKit
 from app.staff.models import Role
+from app.templating.kit import LetterKit
 from tests.campaigns.test_api import UNREACHABLE, create
 from tests.factories import bearer, make_staff
 

@@ -9,6 +9,7 @@ from app.letters import service as letters_service
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.staff.models import Role
+from app.templating.kit import LetterKit
 from tests.factories import make_staff
 
 SENDERS = [
@@ -23,7 +24,7 @@ class TestRenderMany:
         self, session: AsyncSession, settings: Settings
     ) -> None:
         user, _ = await make_staff(session, Role.campaigner)
-        kit = letters_service.LetterKit.from_settings(settings)
+        kit = LetterKit.from_settings(settings)
         campaign = await campaigns_service.create_campaign(
             session,
             data=CampaignCreate(

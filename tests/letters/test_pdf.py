@@ -16,7 +16,7 @@ from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
 
-from app.letters.pdf import (
+from app.delivery.post.pdf import (
     MAX_RECIPIENT_LINES,
     WINDOWS,
     AddressDoesNotFit,

@@ -1,6 +1,6 @@
 from datetime import date
 
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import OfficeStatus, channel_problem, office_health
 from app.recipients.models import Recipient, RecipientChannel
 

@@ -19,7 +19,7 @@ from app.delivery import reports
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.letters.models import Letter
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 from tests.staff.data import OFFICES, SLUG, mailing

@@ -18,9 +18,9 @@ from app import models
 from app.config import Settings
 from app.dataset import service as dataset_service
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.delivery import batches
 from app.delivery.email import OutboxTransport, outbox_folder
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
+from app.delivery.post import batches
 from app.delivery.worker import Worker
 from app.migrations import upgrade
 from app.signatures import flows

@@ -13,7 +13,8 @@ from app.config import Settings
 from app.delivery.email import OutboxTransport
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
-from app.letters.models import Cosigner, Letter
+from app.digests.models import Cosigner
+from app.letters.models import Letter
 from app.signatures.models import Signature, SignatureStatus, Supporter
 from tests.signatures.conftest import (
     SLUG,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 

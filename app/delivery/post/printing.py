@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from babel import Locale
 
 from app.config import Settings
-from app.errors import Conflict, NotFound
-from app.letters.context import format_day
-from app.letters.models import Letter
-from app.letters.pdf import (
+from app.delivery.post.pdf import (
     AddressDoesNotFit,
     Layout,
     PrintableLetter,
     UnprintableCharacters,
     render_pdf,
 )
-from app.recipients.files import ChannelKind
+from app.errors import Conflict, NotFound
+from app.letters.context import format_day
+from app.letters.models import Letter
+from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_problem
 from app.recipients.models import Recipient, RecipientChannel
 

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.delivery import service
 from app.delivery.models import TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
-from app.delivery.provider import PrintMailClient, ProviderError, TrackingEvent
-from app.recipients.files import ChannelKind
+from app.delivery.post.provider import PrintMailClient, ProviderError, TrackingEvent
+from app.recipients.channels import ChannelKind
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus

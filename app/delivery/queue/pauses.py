@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.delivery.models import ChannelPause
 from app.errors import NotFound
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 
 
 async def active(session: AsyncSession, *, channel: ChannelKind, now: datetime) -> bool:

@@ -22,20 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.campaigns.schemas import Pacing
+from app.digests.models import Cosigner, Digest
 from app.errors import Conflict, NotFound
-from app.letters.models import Cosigner, Digest, Letter
+from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.letters.service import (
-    LetterKit,
     OnStored,
     StoredLetter,
     campaign_cases,
     compose_one,
     store,
 )
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address
 from app.spreadsheet import to_csv
+from app.templating.kit import LetterKit
 from app.templating.library import Purpose
 
 # How many co-signers an e-mail or web-form letter lists in its text; the CSV has them all.

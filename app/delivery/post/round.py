@@ -27,25 +27,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.config import Settings
-from app.delivery import leases, pauses, service, tracking
+from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.provider import (
-    PostalAddress,
-    PrintMailClient,
-    ProviderConfigError,
-    ProviderError,
-)
-from app.letters import printing
-from app.letters.models import Letter
-from app.letters.pdf import (
+from app.delivery.post import printing, tracking
+from app.delivery.post.pdf import (
     AddressDoesNotFit,
     Layout,
     PrintableLetter,
     UnprintableCharacters,
     render_pdf,
 )
+from app.delivery.post.provider import (
+    PostalAddress,
+    PrintMailClient,
+    ProviderConfigError,
+    ProviderError,
+)
+from app.delivery.queue import leases, pauses
+from app.letters.models import Letter
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from app.config import Settings
 from app.db import UTCDateTime
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryEvent, DeliveryStatus
-from app.delivery.retries import next_attempt
+from app.delivery.queue.retries import next_attempt
 from app.letters.models import Letter
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
 log = logging.getLogger(__name__)

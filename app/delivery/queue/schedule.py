@@ -13,7 +13,7 @@ from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.delivery.models import Delivery, DeliveryStatus
 from app.letters.models import Letter
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns import service as campaigns_service
 from app.config import get_settings
 from app.console import run_in_session
-from app.delivery import batches
+from app.delivery.post import batches
 
 post_app = typer.Typer(help="Letters for the post.")
 ACTOR = "cli"

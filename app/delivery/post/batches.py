@@ -17,12 +17,12 @@ from app.config import Settings
 from app.db import utcnow
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
+from app.delivery.post.pdf import Layout
+from app.delivery.post.printing import Batch, render_batch
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter
-from app.letters.pdf import Layout
-from app.letters.printing import Batch, render_batch
 from app.recipients import service as recipients_service
-from app.recipients.files import ChannelKind
+from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
 

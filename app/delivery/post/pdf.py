@@ -19,7 +19,7 @@ from reportlab import rl_config  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics, ttfonts  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
-from app.letters.typesetting import clean, pack, split_paragraphs, text_width, wrap
+from app.delivery.post.typesetting import clean, pack, split_paragraphs, text_width, wrap
 
 
 class Layout(StrEnum):
