@@ -16,12 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from app.audit.api import router as audit_router
-from app.audit.pages import router as audit_pages
 from app.campaigns.api import router as campaigns_router
-from app.campaigns.pages import router as campaigns_pages
 from app.cases.api import router as cases_router
 from app.config import Settings, get_settings
+from app.dashboard.api import router as dashboard_router
+from app.dashboard.pages import router as campaigns_pages
 from app.db import SessionDep, make_engine, make_sessionmaker
 from app.delivery.api import router as delivery_router
 from app.delivery.email import make_transport
@@ -30,7 +29,6 @@ from app.delivery.post.api import router as post_router
 from app.delivery.post.pages import router as batch_pages
 from app.delivery.webform.pages import router as task_pages
 from app.digests.api import router as digests_router
-from app.errors import install_error_handlers
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
 from app.recipients.api import router as recipients_router
@@ -43,10 +41,13 @@ from app.signatures.embed import router as embed_pages
 from app.signatures.pages import router as signatures_pages
 from app.signatures.ratelimit import SigningLimits
 from app.staff.api import router as staff_router
+from app.staff.audit_api import router as audit_router
+from app.staff.audit_pages import router as audit_pages
 from app.staff.pages import router as staff_pages
 from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
 from app.templating.kit import LetterKit
+from app.web.errors import install_error_handlers
 from app.web.headers import SecurityHeadersMiddleware
 from app.web.nul import RefuseNulMiddleware
 from app.web.pages import WEB_DIR
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signatures_pages,
         embed_pages,
         responses_router,
+        dashboard_router,
         responses_pages,
     )
     for router in routers:

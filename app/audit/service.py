@@ -1,9 +1,14 @@
-"""Recording staff and import changes in the audit log, and reading it back."""
+"""Recording staff and import changes in the audit log, and reading it back.
+
+The audit log sits below every domain, staff accounts included, so that any of them can record a
+change: it knows an actor only as something with an id and an address (`Actor`), or a name such
+as "import" for changes no account made.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
@@ -11,7 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
 from app.db import page_of
-from app.staff.models import StaffUser
+
+
+class Actor(Protocol):
+    """Who made a change: a staff account (its id is kept, and its address at the time)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
 
 
 def changed(
@@ -28,7 +42,7 @@ def changed(
 def record(
     session: AsyncSession,
     *,
-    actor: StaffUser | str,
+    actor: Actor | str,
     action: str,
     entity_type: str,
     entity_id: str,
@@ -37,8 +51,8 @@ def record(
 ) -> AuditEntry:
     """Add one audit entry to the session (committed with the change it describes)."""
     entry = AuditEntry(
-        actor_id=actor.id if isinstance(actor, StaffUser) else None,
-        actor=actor.email if isinstance(actor, StaffUser) else actor,
+        actor_id=None if isinstance(actor, str) else actor.id,
+        actor=actor if isinstance(actor, str) else actor.email,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -52,7 +66,7 @@ def record(
 def record_change(
     session: AsyncSession,
     *,
-    actor: StaffUser | str,
+    actor: Actor | str,
     action: str,
     entity_type: str,
     entity_id: str,

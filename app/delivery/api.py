@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignMode
 from app.db import SessionDep, utcnow
-from app.delivery import reports, service
+from app.delivery import records, service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.queue import pauses, schedule
 from app.delivery.schemas import (
@@ -98,10 +98,10 @@ async def list_deliveries(
     offset: Offset = 0,
 ) -> list[DeliveryRead]:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
-    query = reports.filtered(
+    query = records.filtered(
         select(Delivery).join(Letter, Letter.id == Delivery.letter_id),
         campaign,
-        reports.LogFilter(status, channel, office, since, until),
+        records.LogFilter(status, channel, office, since, until),
     )
     rows = await session.scalars(query.order_by(Delivery.id).limit(limit).offset(offset))
     return [DeliveryRead.model_validate(d) for d in rows]
@@ -123,15 +123,15 @@ async def deliveries_csv(
     until: date | None = None,
 ) -> Response:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
-    rows, _ = await reports.delivery_log(
+    rows, _ = await records.delivery_log(
         session,
         campaign=campaign,
-        filters=reports.LogFilter(status, channel, office, since, until),
+        filters=records.LogFilter(status, channel, office, since, until),
         limit=1_000_000,
         offset=0,
     )
     return Response(
-        to_csv(reports.CSV_HEADER, (reports.csv_row(r) for r in rows)),
+        to_csv(records.CSV_HEADER, (records.csv_row(r) for r in rows)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="deliveries-{slug}.csv"'},
     )

@@ -1,7 +1,7 @@
 """Staff pages of the queue: a campaign's delivery log, one letter's page, and staff actions.
 
 The log filters by status, channel, office and day, and pages through the results; the same
-query (app/delivery/reports.py) feeds the CSV export here and in the API. A delivery's page shows
+query (app/delivery/records.py) feeds the CSV export here and in the API. A delivery's page shows
 the letter on record and its event timeline, with the actions its state machine allows: retry,
 cancel, close a manual task, or re-target the office's waiting letters to its current channels.
 """
@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign
 from app.db import SessionDep
-from app.delivery import reports, service
+from app.delivery import records, service
 from app.delivery.models import TRANSITIONS, Delivery, DeliveryStatus
 from app.errors import AppError, InvalidInput
 from app.letters import service as letters_service
@@ -54,10 +54,10 @@ def staff_actions(delivery: Delivery, *, consent_withdrawn: bool) -> list[tuple[
 
 def log_filter(
     status: str = "", channel: str = "", office: str = "", since: str = "", until: str = ""
-) -> reports.LogFilter:
+) -> records.LogFilter:
     """The log's filters from a GET form, where "any" is an empty field."""
     try:
-        return reports.LogFilter(
+        return records.LogFilter(
             DeliveryStatus(status) if status else None,
             ChannelKind(channel) if channel else None,
             office or None,
@@ -71,18 +71,18 @@ def log_filter(
 Text = Annotated[str, Query(max_length=80)]
 
 
-def csv_response(rows: list[reports.LogRow], name: str) -> Response:
+def csv_response(rows: list[records.LogRow], name: str) -> Response:
     return Response(
-        to_csv(reports.CSV_HEADER, (reports.csv_row(r) for r in rows)),
+        to_csv(records.CSV_HEADER, (records.csv_row(r) for r in rows)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 async def export_rows(
-    session: SessionDep, campaign: Campaign, filters: reports.LogFilter
-) -> list[reports.LogRow]:
-    rows, _ = await reports.delivery_log(
+    session: SessionDep, campaign: Campaign, filters: records.LogFilter
+) -> list[records.LogRow]:
+    rows, _ = await records.delivery_log(
         session, campaign=campaign, filters=filters, limit=1_000_000, offset=0
     )
     return rows
@@ -103,7 +103,7 @@ async def delivery_log(
 ) -> Response:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     filters = log_filter(status, channel, office, since, until)
-    rows, total = await reports.delivery_log(
+    rows, total = await records.delivery_log(
         session, campaign=campaign, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     given = {"status": status, "channel": channel, "office": office, "since": since}
@@ -121,7 +121,7 @@ async def delivery_log(
         "query": urlencode(query),
         "statuses": [s.value for s in DeliveryStatus],
         "channels": [c.value for c in ChannelKind],
-        "offices": await reports.offices_of(session, campaign=campaign),
+        "offices": await records.offices_of(session, campaign=campaign),
     }
     return render(request, "staff/deliveries.html", context)
 

@@ -12,14 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.campaigns import service as campaigns_service
 from app.config import SettingsDep
-from app.db import SessionDep, utcnow
+from app.db import SessionDep
 from app.delivery import service as delivery_service
-from app.delivery.schemas import DashboardRead
 from app.errors import AppError, InvalidInput, Unauthorized
 from app.params import Id, Offset
-from app.responses import dashboard, records, service
+from app.responses import records, service
 from app.responses.mime import readable_text
 from app.responses.models import InboundStatus, ResponseKind
 from app.responses.schemas import (
@@ -274,14 +272,3 @@ async def record_response(
 ) -> ResponseRead:
     response = await records.record_response(session, data=data, actor=user)
     return await records.read(session, response)
-
-
-@router.get(
-    "/campaigns/{slug}/dashboard",
-    summary="The funnel to responses, per-office status and last response, daily counts",
-    tags=["delivery"],
-)
-async def get_dashboard(session: SessionDep, _user: CurrentStaff, slug: str) -> DashboardRead:
-    campaign = await campaigns_service.get_campaign(session, slug=slug)
-    board = await dashboard.dashboard(session, campaign=campaign, now=utcnow())
-    return DashboardRead.model_validate(board)

@@ -15,7 +15,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import validation_response
+from app.web.errors import validation_response
 
 # How each place writes a NUL: percent-encoded in URLs and forms, `\u0000` in JSON.
 _PERCENT_NUL = re.compile(rb"%00")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery import reports
+from app.delivery import records
 from app.staff import sessions
 from app.staff.models import Role
 from tests.factories import bearer
@@ -50,7 +50,7 @@ class TestDashboardCsvLink:
         )
         assert response.text == api.text  # the same file, column for column
         table = list(csv.reader(io.StringIO(response.text)))
-        assert tuple(table[0]) == reports.CSV_HEADER
+        assert tuple(table[0]) == records.CSV_HEADER
         assert sorted(int(row[0]) for row in table[1:]) == sorted((m.email, m.web_form, m.postal))
 
     async def test_sends_a_browser_without_a_session_to_sign_in(

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign
+from app.dashboard import figures
 from app.db import utcnow
-from app.delivery import reports
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.letters.models import Letter
@@ -129,7 +129,7 @@ def _log_total(html: str) -> int:
 
 class TestStateGroups:
     def test_hold_every_status_exactly_once(self) -> None:
-        members = [s for _, group in reports.STATE_GROUPS for s in group]
+        members = [s for _, group in figures.STATE_GROUPS for s in group]
         assert sorted(members) == sorted(DeliveryStatus)
 
 
@@ -141,7 +141,7 @@ class TestDeliveryStates:
         assert set(planned) == set(DeliveryStatus)  # the mailing reaches every status
         campaign = await session.scalar(select(Campaign).where(Campaign.slug == SLUG))
         assert campaign is not None
-        funnel, _ = await reports.funnel_and_offices(session, campaign=campaign, now=utcnow())
+        funnel, _ = await figures.funnel_and_offices(session, campaign=campaign, now=utcnow())
         table = await _table_counts(session)
         assert table == planned
         assert funnel.states == dict(table)

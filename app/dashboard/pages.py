@@ -2,10 +2,8 @@
 
 A status change is two steps: a page that says what will happen (how many letters, to which
 offices, through which channels, paced until when), then a POST with the CSRF token that calls
-the same `update_campaign` as the API. The dashboard reads app/delivery/reports.py, as the JSON
-route and the CSV export do. This module is the web edge: it reads the delivery and letter
-layers above campaigns, and nothing imports it but the application.
-"""
+the same `update_campaign` as the API. The dashboard reads `figures.py`, as its JSON route does.
+Both read every domain, which is why they live here, above them all."""
 
 from __future__ import annotations
 
@@ -19,10 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.campaigns import service
 from app.campaigns.models import TRANSITIONS, Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignUpdate, Pacing
+from app.dashboard import figures
 from app.db import SessionDep, utcnow
-from app.delivery import reports
 from app.errors import AppError
-from app.responses import dashboard as responses_dashboard
 from app.staff.guards import EditorForm, EditorPage, StaffPage
 from app.templating.kit import KitDep
 from app.web.charts import line_chart
@@ -68,7 +65,7 @@ async def dashboard(
     request: Request, session: SessionDep, staff: StaffPage, slug: str, done: str | None = None
 ) -> Response:
     campaign = await service.get_campaign(session, slug=slug)
-    board = await responses_dashboard.dashboard(session, campaign=campaign, now=utcnow())
+    board = await figures.dashboard(session, campaign=campaign, now=utcnow())
     chart = line_chart(board.timeline.days, board.timeline.series)
     context = {
         **staff.page(),
@@ -98,7 +95,7 @@ async def _plan(
 ) -> tuple[list[PlannedOffice], int, datetime | None]:
     """Each target office: its channel, the letters waiting for it, when they are paced out."""
     targets = await service.resolve_targets(session, campaign=campaign, library=kit.library)
-    _, offices = await reports.funnel_and_offices(session, campaign=campaign, now=utcnow())
+    _, offices = await figures.funnel_and_offices(session, campaign=campaign, now=utcnow())
     by_id = {row.recipient_id: row for row in offices}
     planned = []
     for target in targets:

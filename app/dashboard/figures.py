@@ -1,8 +1,9 @@
-"""What staff read about a campaign: the funnel, each office's status, daily counts, the log.
+"""What staff read about a campaign: the funnel, each office's status and answers, daily counts.
 
-A few GROUP BY queries, shared by the dashboard page, its JSON route and the CSV export, so the
-three always agree. Responses are counted by app/responses (a layer above this one); the
-fields for them stay empty here and that domain fills them in.
+A few GROUP BY queries over every domain (signatures, deliveries and their events, digests,
+responses), shared by the dashboard page and its JSON route, so the two always agree; the delivery
+log and its CSV export (app/delivery/log.py) count the same states. Auto-replies are not answers
+and count for nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from app.digests.models import Digest
 from app.letters.models import Letter
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
+from app.responses.models import Response, ResponseKind
 from app.signatures.models import Signature
 
 S = DeliveryStatus
@@ -82,7 +83,7 @@ class Funnel:
     delivered: int = 0
     bounced: int = 0
     failed: int = 0
-    responded: int | None = None  # app/responses
+    responded: int | None = None
     states: dict[DeliveryStatus, int] = field(default_factory=dict)
 
     def steps(self) -> list[tuple[str, int | None]]:
@@ -112,8 +113,8 @@ class OfficeRow:
     stopped: int = 0
     next_send_at: datetime | None = None
     drains_by: datetime | None = None
-    last_response_at: datetime | None = None  # app/responses
-    response_rate: float | None = None  # app/responses
+    last_response_at: datetime | None = None
+    response_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,128 +291,35 @@ async def digest_summary(session: AsyncSession, *, campaign: Campaign) -> Digest
     return DigestSummary(int(count), int(cosigners), last)
 
 
+async def _answers(
+    session: AsyncSession, campaign: Campaign, funnel: Funnel, offices: Sequence[OfficeRow]
+) -> None:
+    """Per office, the last answer and the share of its letters answered; the funnel's last
+    step. The funnel counts letters: one answered (however often) is one responded."""
+    rows = await session.execute(
+        select(
+            Response.recipient_id,
+            func.max(Response.received_at),
+            func.count(func.distinct(Response.letter_id)),
+        )
+        .where(Response.campaign_id == campaign.id, Response.kind != ResponseKind.auto_reply)
+        .group_by(Response.recipient_id)
+    )
+    per_office = {office: (last, int(letters)) for office, last, letters in rows}
+    funnel.responded = sum(letters for _, letters in per_office.values())
+    for row in offices:
+        last, letters = per_office.get(row.recipient_id, (None, 0))
+        row.last_response_at = last
+        reached = row.sent + row.delivered
+        row.response_rate = letters / reached if reached else None
+
+
 async def dashboard(session: AsyncSession, *, campaign: Campaign, now: datetime) -> Dashboard:
     funnel, offices = await funnel_and_offices(session, campaign=campaign, now=now)
+    await _answers(session, campaign, funnel, offices)
     return Dashboard(
         funnel=funnel,
         offices=offices,
         timeline=await timeline(session, campaign=campaign, now=now),
         digests=await digest_summary(session, campaign=campaign),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class LogFilter:
-    status: DeliveryStatus | None = None
-    channel: ChannelKind | None = None
-    office: str | None = None
-    since: date | None = None  # status changed on or after this day (UTC)
-    until: date | None = None  # ... on or before this day
-
-
-@dataclass(frozen=True, slots=True)
-class LogRow:
-    delivery: Delivery
-    office: str
-    sender_name: str
-    subject: str
-
-
-def _log_query(campaign: Campaign, filters: LogFilter) -> Select[Delivery, str, str, str]:
-    query = (
-        select(Delivery, Recipient.office, Letter.sender_name, Letter.subject)
-        .join(Letter, Letter.id == Delivery.letter_id)
-        .join(Recipient, Recipient.id == Delivery.recipient_id)
-    )
-    return filtered(query, campaign, filters)
-
-
-Ts = TypeVarTuple("Ts")
-
-
-def filtered(query: Select[*Ts], campaign: Campaign, filters: LogFilter) -> Select[*Ts]:
-    """`query` (deliveries joined to their letters) narrowed to the campaign and `filters`: the
-    one reading of the log's filters, for the page, the CSV and the JSON list alike."""
-    query = query.where(Letter.campaign_id == campaign.id)
-    if filters.status is not None:
-        query = query.where(Delivery.status == filters.status)
-    if filters.channel is not None:
-        query = query.where(Delivery.channel == filters.channel)
-    if filters.office:
-        query = query.where(Delivery.recipient_id == filters.office)
-    if filters.since is not None:
-        start = datetime.combine(filters.since, time(), tzinfo=UTC)
-        query = query.where(Delivery.status_changed_at >= start)
-    if filters.until is not None:
-        end = datetime.combine(filters.until + timedelta(days=1), time(), tzinfo=UTC)
-        query = query.where(Delivery.status_changed_at < end)
-    return query
-
-
-async def delivery_log(
-    session: AsyncSession,
-    *,
-    campaign: Campaign,
-    filters: LogFilter,
-    limit: int,
-    offset: int,
-) -> tuple[list[LogRow], int]:
-    """One page of the campaign's deliveries, most recently changed first, and the total."""
-    query = _log_query(campaign, filters)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.execute(
-        query.order_by(Delivery.status_changed_at.desc(), Delivery.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [LogRow(d, office, name, subject) for d, office, name, subject in rows], total
-
-
-async def offices_of(session: AsyncSession, *, campaign: Campaign) -> list[tuple[str, str]]:
-    """The offices the campaign has written to, for the log's office filter."""
-    rows = await session.execute(
-        select(Recipient.id, Recipient.office)
-        .where(
-            Recipient.id.in_(select(Letter.recipient_id).where(Letter.campaign_id == campaign.id))
-        )
-        .order_by(Recipient.office)
-    )
-    return [(r, o) for r, o in rows]
-
-
-CSV_HEADER = (
-    "delivery_id",
-    "letter_id",
-    "office_id",
-    "office",
-    "channel",
-    "address",
-    "status",
-    "status_changed_at",
-    "attempts",
-    "next_attempt_at",
-    "last_error_code",
-    "last_error",
-    "sender_name",
-    "subject",
-)
-
-
-def csv_row(row: LogRow) -> list[object]:
-    d = row.delivery
-    return [
-        d.id,
-        d.letter_id,
-        d.recipient_id,
-        row.office,
-        d.channel.value,
-        d.address or "",
-        d.status.value,
-        d.status_changed_at.isoformat(),
-        d.attempts,
-        d.next_attempt_at.isoformat(),
-        d.last_error_code if d.last_error_code is not None else "",
-        d.last_error or "",
-        row.sender_name,
-        row.subject,
-    ]

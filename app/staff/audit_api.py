@@ -1,4 +1,4 @@
-"""JSON route of the audit log (admin only)."""
+"""JSON route of the audit log (admin only): the staff area reads what `app.audit` records."""
 
 from __future__ import annotations
 
