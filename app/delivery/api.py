@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignMode
+from app.campaigns.modes import WrongCampaignMode
 from app.db import SessionDep, utcnow
 from app.delivery import records, service
 from app.delivery.models import Delivery, DeliveryStatus
@@ -25,7 +26,6 @@ from app.delivery.schemas import (
     OfficeScheduleRead,
     RetargetRead,
 )
-from app.digests import service as digests
 from app.letters import service as letters_service
 from app.letters.models import Letter
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
@@ -60,7 +60,7 @@ async def create_letters(
 ) -> LettersCreated:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     if campaign.mode is CampaignMode.digest:
-        raise digests.WrongCampaignMode(
+        raise WrongCampaignMode(
             f"campaign {slug!r} sends digests: add the signer with "
             f"POST /api/v1/campaigns/{slug}/cosigners"
         )

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
+from app.campaigns.modes import WrongCampaignMode
 from app.campaigns.schemas import Pacing
 from app.digests.models import Cosigner, Digest
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.letters.service import (
@@ -59,10 +60,6 @@ _WORDS = {
     },
 }
 CSV_NAME = "cosigners.csv"
-
-
-class WrongCampaignMode(Conflict):
-    kind = "WrongCampaignMode"
 
 
 def _require_digest(campaign: Campaign) -> None:
