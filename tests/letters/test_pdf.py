@@ -16,17 +16,9 @@ from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
 
-from app.delivery.post.pdf import (
-    MAX_RECIPIENT_LINES,
-    WINDOWS,
-    AddressDoesNotFit,
-    Layout,
-    PrintableLetter,
-    UnprintableCharacters,
-    Window,
-    layout_for,
-    render_pdf,
-)
+from app.delivery.post.envelopes import MAX_RECIPIENT_LINES, WINDOWS, Layout, Window
+from app.delivery.post.pdf import AddressDoesNotFit, PrintableLetter, layout_for, render_pdf
+from app.delivery.post.typesetting import UnprintableCharacters
 
 MM = 72 / 25.4
 PAGE_HEIGHT_MM = 297

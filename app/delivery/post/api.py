@@ -14,7 +14,7 @@ from app.campaigns import service as campaigns_service
 from app.db import SessionDep
 from app.delivery.models import Delivery, PrintBatch
 from app.delivery.post import batches
-from app.delivery.post.pdf import Layout
+from app.delivery.post.envelopes import Layout
 from app.delivery.post.printing import Batch, render_batch
 from app.delivery.schemas import PrintBatchRead
 from app.letters import service as letters_service

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
-from app.delivery.post.pdf import Layout
+from app.delivery.post.envelopes import Layout
 from app.delivery.post.printing import Batch, render_batch
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter

@@ -7,110 +7,40 @@ anything is drawn, so every letter knows its page count and can say "Page 2 of 3
 DejaVu Sans, embedded as a subset, so Cyrillic names and French accents print and copy correctly.
 """
 
-import functools
 import io
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 
-from reportlab import rl_config  # type: ignore[import-untyped]
-from reportlab.pdfbase import pdfmetrics, ttfonts  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
-from app.delivery.post.typesetting import clean, pack, split_paragraphs, text_width, wrap
-
-
-class Layout(StrEnum):
-    din5008_b = "din5008_b"
-    din5008_a = "din5008_a"
-    us10 = "us10"
+from app.delivery.post.envelopes import (
+    CLEARANCE,
+    FOLD_MARKS,
+    INCH,
+    MAX_RECIPIENT_LINES,
+    PUNCH_MARK,
+    WINDOWS,
+    Layout,
+    Window,
+)
+from app.delivery.post.typesetting import (
+    BOLD,
+    REGULAR,
+    check_glyphs,
+    clean,
+    fonts,
+    pack,
+    split_paragraphs,
+    text_width,
+    wrap,
+)
 
 
 class AddressDoesNotFit(ValueError):
     """An address block that would stick out of the envelope window even at the smallest size."""
 
 
-class UnprintableCharacters(ValueError):
-    """Text with characters the embedded font has no glyph for (they would print as boxes)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """An envelope window on the unfolded sheet, in millimetres from the page's top-left corner.
-
-    Its first `return_zone` millimetres hold the sender's return address; the rest is the
-    recipient zone.
-    """
-
-    left: float
-    top: float
-    width: float
-    height: float
-    return_zone: float
-
-    @property
-    def right(self) -> float:
-        return self.left + self.width
-
-    @property
-    def bottom(self) -> float:
-        return self.top + self.height
-
-    @property
-    def recipient_top(self) -> float:
-        return self.top + self.return_zone
-
-
-_INCH = 25.4
-# US #10 envelope, 4 1/8" x 9 1/2", with the industry-standard address window: 4 1/2" x 1 1/8",
-# 7/8" from the left and 1/2" from the bottom edge, flap up (the stock spec US envelope makers
-# list for #10 window envelopes, which QuickBooks- and Word-style templates assume). The sheet is
-# A4 folded in thirds, so the front panel is the top 99 mm. As DIN 5008 does for DL envelopes
-# (its field ends 15 mm above the 105 mm fold, the DL window 15 mm above the envelope's bottom),
-# we take the fold as resting on the envelope's bottom edge. A 210 mm sheet can slide 31.3 mm
-# sideways in a 241.3 mm envelope, so only the part of the window that shows the sheet in every
-# position counts: it ends 105.2 mm from the sheet's left edge, much like DIN's 105 mm.
-_US10_ENVELOPE_WIDTH = 9.5 * _INCH
-_US10_WINDOW_WIDTH = 4.5 * _INCH
-_US10_WINDOW_HEIGHT = 1.125 * _INCH
-_A4_THIRD = 297 / 3
-
-WINDOWS: dict[Layout, Window] = {
-    # DIN 5008: address field 85 x 45 mm at 20 mm from the left; 17.7 mm for the return address
-    # (and postal notes), then 27.3 mm, six lines, for the recipient.
-    Layout.din5008_b: Window(left=20, top=45, width=85, height=45, return_zone=17.7),
-    Layout.din5008_a: Window(left=20, top=27, width=85, height=45, return_zone=17.7),
-    Layout.us10: Window(
-        left=0.875 * _INCH,
-        top=_A4_THIRD - 0.5 * _INCH - _US10_WINDOW_HEIGHT,
-        width=_US10_WINDOW_WIDTH - (_US10_ENVELOPE_WIDTH - 210),
-        height=_US10_WINDOW_HEIGHT,
-        return_zone=0,
-    ),
-}
-
-# Clear space kept between the address and the window's edges. DIN 5008's zones already are
-# the writable area; USPS placement rules for window envelopes ask for 1/8" on every side.
-_CLEARANCE: dict[Layout, float] = {
-    Layout.din5008_b: 0,
-    Layout.din5008_a: 0,
-    Layout.us10: 0.125 * _INCH,
-}
-
-# Fold marks (mm from the top): DIN 5008 form B folds at 105/210, form A at 87/192; a letter
-# for a #10 envelope folds in equal thirds. The DIN punch mark halves the sheet.
-_FOLD_MARKS: dict[Layout, tuple[float, ...]] = {
-    Layout.din5008_b: (105, 210),
-    Layout.din5008_a: (87, 192),
-    Layout.us10: (99, 198),
-}
-_PUNCH_MARK = 148.5
-
-MAX_RECIPIENT_LINES = 6
-
-_PT = 72 / _INCH  # points per millimetre
+_PT = 72 / INCH  # points per millimetre
 _PAGE_WIDTH = 210 * _PT
 _PAGE_HEIGHT = 297 * _PT
 _TEXT_LEFT = 25 * _PT  # DIN 5008 left margin, also the alignment line of the address
@@ -120,10 +50,6 @@ _CONTINUATION_TOP = 20 * _PT  # first baseline on pages after the first
 _BODY_BOTTOM = (297 - 25) * _PT  # lowest body baseline, leaving room for the footer
 _FOOTER_BASELINE = (297 - 12) * _PT
 
-_REGULAR = "DejaVuSans"
-_BOLD = "DejaVuSans-Bold"
-_FONT_FILES = {_REGULAR: "DejaVuSans.ttf", _BOLD: "DejaVuSans-Bold.ttf"}
-_FONT_DIR = Path(__file__).parent / "fonts"
 # How far glyphs reach above and below the baseline, in ems. DejaVu's typographic ascent (0.76)
 # leaves accented capitals (É, Ê) poking out, so fitting uses the font's full extent.
 _ASCENT = 0.93
@@ -190,7 +116,7 @@ def render_pdf(
     UnprintableCharacters naming the letter's reference."""
     if not letters:
         raise ValueError("No letters to render: a PDF needs at least one page.")
-    glyphs = _fonts()
+    glyphs = fonts()
     # Lay every letter out before drawing anything, so a bad letter fails the batch early.
     laid_out: list[tuple[list[list[_Run]], Layout]] = []
     for letter in letters:
@@ -204,7 +130,7 @@ def render_pdf(
         pagesize=(_PAGE_WIDTH, _PAGE_HEIGHT),
         invariant=1,
         pageCompression=1,
-        initialFontName=_REGULAR,
+        initialFontName=REGULAR,
     )
     pdf.setTitle("Letters")
     pdf.setCreator("Appeals")
@@ -220,27 +146,12 @@ def render_pdf(
     return out.getvalue(), [len(pages) for pages, _ in laid_out]
 
 
-@functools.cache
-def _fonts() -> dict[str, frozenset[str]]:
-    """Register the fonts with reportlab on first use; the characters each one has glyphs for."""
-    # Without the optional C accelerator reportlab ASCII85-encodes every compressed stream in
-    # Python, which took a third of the rendering time. Binary streams are just as valid PDF;
-    # ASCII85 only helps 7-bit transports, and we serve and store bytes.
-    rl_config.useA85 = 0
-    covered: dict[str, frozenset[str]] = {}
-    for name, file in _FONT_FILES.items():
-        font = ttfonts.TTFont(name, str(_FONT_DIR / file))
-        pdfmetrics.registerFont(font)
-        covered[name] = frozenset(chr(code) for code in font.face.charToGlyph)
-    return covered
-
-
 def _layout_letter(
     letter: PrintableLetter, layout: Layout, glyphs: Mapping[str, frozenset[str]]
 ) -> list[list[_Run]]:
     """The letter's pages, each the list of its lines as placed."""
     window = WINDOWS[layout]
-    clearance = _CLEARANCE[layout] * _PT
+    clearance = CLEARANCE[layout] * _PT
     recipient = _recipient_runs(letter, layout, window, clearance)
     # the return address stays visibly smaller than an address that had to shrink
     sender_sizes = [s for s in _SENDER_SIZES if s < recipient[0].size] or [_SENDER_SIZES[-1]]
@@ -249,16 +160,16 @@ def _layout_letter(
     field_bottom = window.bottom * _PT
     top = field_bottom + 8 * _PT
     header.append(
-        _Run(date, _REGULAR, _BODY_SIZE, _TEXT_RIGHT - text_width(date, _REGULAR, _BODY_SIZE), top)
+        _Run(date, REGULAR, _BODY_SIZE, _TEXT_RIGHT - text_width(date, REGULAR, _BODY_SIZE), top)
     )
     top = field_bottom + 18 * _PT
-    for line in wrap(clean(letter.subject).strip(), _BOLD, _BODY_SIZE, _TEXT_WIDTH):
-        header.append(_Run(line, _BOLD, _BODY_SIZE, _TEXT_LEFT, top))
+    for line in wrap(clean(letter.subject).strip(), BOLD, _BODY_SIZE, _TEXT_WIDTH):
+        header.append(_Run(line, BOLD, _BODY_SIZE, _TEXT_LEFT, top))
         top += _BODY_LEADING
     body_top = top + _BODY_LEADING  # one blank line after the subject
 
     paragraphs = [
-        [wrapped for line in para for wrapped in wrap(line, _REGULAR, _BODY_SIZE, _TEXT_WIDTH)]
+        [wrapped for line in para for wrapped in wrap(line, REGULAR, _BODY_SIZE, _TEXT_WIDTH)]
         for para in split_paragraphs(letter.body)
     ]
     signature = [clean(line).strip() for line in letter.signature_lines]
@@ -266,12 +177,12 @@ def _layout_letter(
     pages[0][:0] = header
     total = len(pages)
     for number, runs in enumerate(pages, start=1):
-        runs.append(_Run(f"Ref. {letter.reference}", _REGULAR, 7, _TEXT_LEFT, _FOOTER_BASELINE))
+        runs.append(_Run(f"Ref. {letter.reference}", REGULAR, 7, _TEXT_LEFT, _FOOTER_BASELINE))
         if total > 1:
             label = f"Page {number} of {total}"
-            x = _TEXT_RIGHT - text_width(label, _REGULAR, 8)
-            runs.append(_Run(label, _REGULAR, 8, x, _FOOTER_BASELINE))
-    _check_glyphs(letter.reference, pages, glyphs)
+            x = _TEXT_RIGHT - text_width(label, REGULAR, 8)
+            runs.append(_Run(label, REGULAR, 8, x, _FOOTER_BASELINE))
+    check_glyphs(letter.reference, ((r.text, r.font) for runs in pages for r in runs), glyphs)
     return pages
 
 
@@ -298,7 +209,7 @@ def _sender_runs(
     joined = _SENDER_SEPARATOR.join(parts)
     fitted = _fit([joined], sizes, width, height)
     size = fitted or sizes[-1]
-    lines = [joined] if fitted else pack(parts, _SENDER_SEPARATOR, _REGULAR, size, width)
+    lines = [joined] if fitted else pack(parts, _SENDER_SEPARATOR, REGULAR, size, width)
     if fitted is None and _fit(lines, (size,), width, height) is None:
         raise AddressDoesNotFit(
             f"Letter {letter.reference}: the sender address does not fit the return-address "
@@ -329,17 +240,17 @@ def _recipient_runs(
         # Long office names ("Chair of the Committee on Foreign Affairs of the European
         # Parliament") break at a space onto a second line, as a person addressing it would.
         for candidate in _ADDRESS_SIZES:
-            wrapped = [part for line in lines for part in wrap(line, _REGULAR, candidate, width)]
+            wrapped = [part for line in lines for part in wrap(line, REGULAR, candidate, width)]
             if len(wrapped) <= MAX_RECIPIENT_LINES and _fit(wrapped, [candidate], width, height):
                 lines, size = wrapped, candidate
                 break
     if size is None:
         smallest = _ADDRESS_SIZES[-1]
-        widest = max(lines, key=lambda line: text_width(line, _REGULAR, smallest))
+        widest = max(lines, key=lambda line: text_width(line, REGULAR, smallest))
         raise AddressDoesNotFit(
             f"Letter {letter.reference}: the recipient address does not fit the {layout} window "
             f"even at {smallest:g} pt; widest line: {widest!r} "
-            f"({text_width(widest, _REGULAR, smallest) / _PT:.0f} mm of {width / _PT:.0f} mm)."
+            f"({text_width(widest, REGULAR, smallest) / _PT:.0f} mm of {width / _PT:.0f} mm)."
         )
     return _block(lines, size, top, x)
 
@@ -348,7 +259,7 @@ def _block(lines: Sequence[str], size: float, top: float, x: float = _TEXT_LEFT)
     """Small lines stacked from `top`, the upper edge of the first line's glyphs."""
     first = top + _ASCENT * size
     return [
-        _Run(line, _REGULAR, size, x, first + index * size * _SMALL_LEADING)
+        _Run(line, REGULAR, size, x, first + index * size * _SMALL_LEADING)
         for index, line in enumerate(lines)
     ]
 
@@ -356,7 +267,7 @@ def _block(lines: Sequence[str], size: float, top: float, x: float = _TEXT_LEFT)
 def _fit(lines: Sequence[str], sizes: Sequence[float], width: float, height: float) -> float | None:
     """The largest of `sizes` at which the lines fit the box, or None."""
     # Widths scale linearly with the size (no kerning), so one measurement per line will do.
-    widest = max(text_width(line, _REGULAR, 1) for line in lines)
+    widest = max(text_width(line, REGULAR, 1) for line in lines)
     for size in sizes:
         block = (len(lines) - 1) * size * _SMALL_LEADING + (_ASCENT + _DESCENT) * size
         if widest * size <= width and block <= height:
@@ -377,7 +288,7 @@ def _paginate(
 
     def place(line: str) -> None:
         nonlocal top
-        pages[-1].append(_Run(line, _REGULAR, _BODY_SIZE, _TEXT_LEFT, top))
+        pages[-1].append(_Run(line, REGULAR, _BODY_SIZE, _TEXT_LEFT, top))
         top += _BODY_LEADING
 
     def new_page() -> None:
@@ -421,31 +332,16 @@ def _paginate(
     return pages
 
 
-def _check_glyphs(
-    reference: str, pages: list[list[_Run]], glyphs: Mapping[str, frozenset[str]]
-) -> None:
-    for runs in pages:
-        for run in runs:
-            missing = set(run.text) - glyphs[run.font]
-            if missing:
-                names = ", ".join(
-                    f"U+{ord(char):04X} {unicodedata.name(char, '?')}" for char in sorted(missing)
-                )
-                raise UnprintableCharacters(
-                    f"Letter {reference}: the font has no glyph for {names} in {run.text!r}."
-                )
-
-
 def _draw_marks(pdf: canvas.Canvas, layout: Layout) -> None:
     """Fold marks (and DIN's punch mark) at the left edge, thin and grey."""
     pdf.saveState()
     pdf.setLineWidth(0.3)
     pdf.setStrokeGray(0.4)
-    for fold in _FOLD_MARKS[layout]:
+    for fold in FOLD_MARKS[layout]:
         y = _PAGE_HEIGHT - fold * _PT
         pdf.line(3 * _PT, y, 8 * _PT, y)
     if layout is not Layout.us10:
-        y = _PAGE_HEIGHT - _PUNCH_MARK * _PT
+        y = _PAGE_HEIGHT - PUNCH_MARK * _PT
         pdf.line(3 * _PT, y, 10 * _PT, y)
     pdf.restoreState()
 
@@ -455,10 +351,10 @@ def _draw_watermark(pdf: canvas.Canvas, text: str) -> None:
     letter's text: seen at once, the letter still legible."""
     pdf.saveState()
     pdf.setFillGray(0.45)
-    pdf.setFont(_BOLD, 14)
+    pdf.setFont(BOLD, 14)
     pdf.drawCentredString(_PAGE_WIDTH / 2, _PAGE_HEIGHT - 9 * _PT, text)
     pdf.setFillGray(0.85)
-    pdf.setFont(_BOLD, 44)
+    pdf.setFont(BOLD, 44)
     pdf.translate(_PAGE_WIDTH / 2, _PAGE_HEIGHT / 2)
     pdf.rotate(55)
     pdf.drawCentredString(0, -15, text)

@@ -15,13 +15,9 @@ from dataclasses import dataclass
 from babel import Locale
 
 from app.config import Settings
-from app.delivery.post.pdf import (
-    AddressDoesNotFit,
-    Layout,
-    PrintableLetter,
-    UnprintableCharacters,
-    render_pdf,
-)
+from app.delivery.post.envelopes import Layout
+from app.delivery.post.pdf import AddressDoesNotFit, PrintableLetter, render_pdf
+from app.delivery.post.typesetting import UnprintableCharacters
 from app.errors import Conflict, NotFound
 from app.letters.context import format_day
 from app.letters.models import Letter

@@ -30,19 +30,15 @@ from app.config import Settings
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.post import printing, tracking
-from app.delivery.post.pdf import (
-    AddressDoesNotFit,
-    Layout,
-    PrintableLetter,
-    UnprintableCharacters,
-    render_pdf,
-)
+from app.delivery.post.envelopes import Layout
+from app.delivery.post.pdf import AddressDoesNotFit, PrintableLetter, render_pdf
 from app.delivery.post.provider import (
     PostalAddress,
     PrintMailClient,
     ProviderConfigError,
     ProviderError,
 )
+from app.delivery.post.typesetting import UnprintableCharacters
 from app.delivery.queue import leases, pauses
 from app.letters.models import Letter
 from app.recipients import service as recipients_service

@@ -7,9 +7,52 @@ character by character in Python and a campaign's letters share most of their wo
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab import rl_config  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfmetrics, ttfonts  # type: ignore[import-untyped]
+
+# The embedded fonts (DejaVu Sans: Latin, Cyrillic and Greek), registered with reportlab once.
+REGULAR = "DejaVuSans"
+BOLD = "DejaVuSans-Bold"
+_FONT_FILES = {REGULAR: "DejaVuSans.ttf", BOLD: "DejaVuSans-Bold.ttf"}
+_FONT_DIR = Path(__file__).parent / "fonts"
+
+
+class UnprintableCharacters(ValueError):
+    """Text with characters the embedded font has no glyph for (they would print as boxes)."""
+
+
+@functools.cache
+def fonts() -> dict[str, frozenset[str]]:
+    """Register the fonts with reportlab on first use; the characters each one has glyphs for."""
+    # Without the optional C accelerator reportlab ASCII85-encodes every compressed stream in
+    # Python, which took a third of the rendering time. Binary streams are just as valid PDF;
+    # ASCII85 only helps 7-bit transports, and we serve and store bytes.
+    rl_config.useA85 = 0
+    covered: dict[str, frozenset[str]] = {}
+    for name, file in _FONT_FILES.items():
+        font = ttfonts.TTFont(name, str(_FONT_DIR / file))
+        pdfmetrics.registerFont(font)
+        covered[name] = frozenset(chr(code) for code in font.face.charToGlyph)
+    return covered
+
+
+def check_glyphs(
+    reference: str, runs: Iterable[tuple[str, str]], glyphs: Mapping[str, frozenset[str]]
+) -> None:
+    """Refuse text (each run's text and font) with characters its font has no glyph for."""
+    for text, font in runs:
+        missing = set(text) - glyphs[font]
+        if missing:
+            names = ", ".join(
+                f"U+{ord(char):04X} {unicodedata.name(char, '?')}" for char in sorted(missing)
+            )
+            raise UnprintableCharacters(
+                f"Letter {reference}: the font has no glyph for {names} in {text!r}."
+            )
+
 
 # Soft hyphens and zero-width characters print as boxes or nothing; they are dropped.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
