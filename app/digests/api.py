@@ -13,7 +13,7 @@ from app.delivery import service as delivery_service
 from app.digests import service as digests
 from app.digests.models import Digest
 from app.digests.schemas import CosignerAdded, DigestRead
-from app.letters import service as letters_service
+from app.letters.composing import letter_identity
 from app.letters.schemas import SenderIn
 from app.params import Id
 from app.schemas import ERROR_RESPONSES, file_response
@@ -34,7 +34,7 @@ async def add_cosigner(
 ) -> CosignerAdded:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     # Staff-entered signers (a paper petition) are identified by name and place.
-    key = letters_service.letter_identity(campaign, "*", None, sender)
+    key = letter_identity(campaign, "*", None, sender)
     added = await digests.add_cosigner(session, campaign=campaign, sender=sender, supporter_key=key)
     waiting = await digests.pending_cosigners(session, campaign_id=campaign.id)
     return CosignerAdded(added=added, waiting=waiting)

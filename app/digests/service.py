@@ -25,15 +25,10 @@ from app.campaigns.modes import WrongCampaignMode
 from app.campaigns.schemas import Pacing
 from app.digests.models import Cosigner, Digest
 from app.errors import NotFound
+from app.letters.composing import compose_one
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
-from app.letters.service import (
-    OnStored,
-    StoredLetter,
-    campaign_cases,
-    compose_one,
-    store,
-)
+from app.letters.service import OnStored, StoredLetter, campaign_cases, store
 from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address
 from app.spreadsheet import to_csv

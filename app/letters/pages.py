@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign
 from app.db import SessionDep, utcnow
 from app.errors import AppError
 from app.letters import service as letters_service
@@ -40,7 +41,7 @@ async def preview_page(
     )
     cases = await letters_service.campaign_cases(session, campaign)
     chosen = recipient or next((t.recipient.id for t in targets if t.reachable), None)
-    form = {
+    form: dict[str, str | None] = {
         "recipient": chosen,
         "case": case,
         "supporter_name": supporter_name,
@@ -57,27 +58,40 @@ async def preview_page(
     }
     status = 200
     if chosen is not None:
-        try:
-            sender = SenderIn(
-                name=supporter_name,
-                city=supporter_city,
-                country=supporter_country,
-                message=message,
-            )
-            composed = await letters_service.preview(
-                session,
-                campaign=campaign,
-                recipient_id=chosen,
-                case_id=case,
-                sender=sender,
-                kit=kit,
-                today=utcnow().date(),
-            )
-            context.update(letter=composed.letter, target=composed.target)
-        except ValidationError as exc:
-            context["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
-            status = 422
-        except AppError as exc:
-            context["error"] = exc.detail
-            status = exc.status
+        status = await _preview_into(context, session, kit, campaign, chosen, form)
     return render(request, "campaigns/preview.html", context, status=status)
+
+
+async def _preview_into(
+    context: dict[str, object],
+    session: SessionDep,
+    kit: KitDep,
+    campaign: Campaign,
+    recipient_id: str,
+    form: dict[str, str | None],
+) -> int:
+    """Put the previewed letter (or why there is none) into `context`; the page's status."""
+    try:
+        sender = SenderIn(
+            name=form["supporter_name"] or "",
+            city=form["supporter_city"] or "",
+            country=form["supporter_country"] or "",
+            message=form["message"] or "",
+        )
+        composed = await letters_service.preview(
+            session,
+            campaign=campaign,
+            recipient_id=recipient_id,
+            case_id=form["case"],
+            sender=sender,
+            kit=kit,
+            today=utcnow().date(),
+        )
+    except ValidationError as exc:
+        context["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
+        return 422
+    except AppError as exc:
+        context["error"] = exc.detail
+        return exc.status
+    context.update(letter=composed.letter, target=composed.target)
+    return 200

@@ -1,12 +1,12 @@
-"""Composing letters: preview, render-and-store, and the letters on record.
+"""Letters on record: the preview, storing one sender's letters or many senders' in bulk, and
+reading them back.
 
-A preview and a stored letter go through the same `compose`, with the same seed (the letter's
-identity), so the preview is exactly the letter that would be stored.
+Every path composes through `composing.py` (the same plan, the same seed from the letter's
+identity), so a preview is exactly the letter that would be stored, one at a time or in bulk.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,15 +23,20 @@ from app.campaigns.models import Campaign
 from app.campaigns.targets import Target
 from app.cases.models import Case, CasePerson
 from app.errors import Conflict, InvalidInput, NotFound
-from app.letters.context import base_context, with_sender
+from app.letters.composing import (
+    Composed,
+    compose,
+    compose_one,
+    letter_identity,
+    letter_row,
+    plans_for,
+)
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address
-from app.spelling import search_key
 from app.templating.kit import LetterKit
-from app.templating.library import LetterTemplate, Purpose
-from app.templating.rendering import RenderedLetter, letter_seed
+from app.templating.library import Purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,38 +52,8 @@ class StoredLetter:
 OnStored = Callable[[Sequence[StoredLetter]], Awaitable[object]]
 
 
-@dataclass(frozen=True, slots=True)
-class Composed:
-    target: Target
-    case: Case | None
-    identity: str
-    letter: RenderedLetter
-
-
 class Unreachable(Conflict):
     kind = "Unreachable"
-
-
-def letter_identity(
-    campaign: Campaign,
-    recipient_id: str,
-    case_id: str | None,
-    sender: SenderIn,
-    *,
-    supporter_key: str | None = None,
-) -> str:
-    """Who writes to whom about what: one letter per identity, and its wording seed.
-
-    A confirmed supporter is their `supporter_key` (a keyed hash of their e-mail address), so
-    they get one letter per office and case whatever name they type; otherwise the sender is
-    their name and place."""
-    who = (
-        ["supporter", supporter_key]
-        if supporter_key is not None
-        else [search_key(sender.name), search_key(sender.city), search_key(sender.country)]
-    )
-    parts = [campaign.slug, recipient_id, case_id or "*", *who]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 async def campaign_cases(session: AsyncSession, campaign: Campaign) -> list[Case]:
@@ -103,38 +78,6 @@ def _pick_case(purpose: Purpose, cases: Sequence[Case], case_id: str | None) -> 
         if case.id == case_id:
             return case
     raise NotFound(f"case {case_id!r} is not part of this campaign")
-
-
-def compose_one(
-    kit: LetterKit,
-    *,
-    campaign: Campaign,
-    cases: Sequence[Case],
-    case: Case | None,
-    target: Target,
-    sender: SenderIn,
-    today: date,
-    identity: str | None = None,
-) -> Composed:
-    """Render one letter; its identity (and so its wording seed) is the sender's unless given."""
-    recipient = target.recipient
-    template = kit.library.get(
-        campaign.template_name, recipient.language, kit.settings.default_language
-    )
-    base = base_context(
-        campaign=campaign,
-        cases=cases,
-        case=case,
-        recipient=recipient,
-        language=template.language,
-        today=today,
-        max_age_days=kit.settings.holder_max_age_days,
-        organisation=kit.settings.organisation_name,
-    )
-    if identity is None:
-        identity = letter_identity(campaign, recipient.id, case.id if case else None, sender)
-    rendered = kit.renderer.render(template, with_sender(base, sender), seed=letter_seed(identity))
-    return Composed(target, case, identity, rendered)
 
 
 async def preview(
@@ -196,37 +139,22 @@ async def create_letters(
     cases = await campaign_cases(session, campaign)
     result = CreatedLetters([], [], [t for t in targets if not t.reachable])
     addresses: dict[int, str | None] = {}
-    for target in targets:
-        if target.channel is None:
+    for plan in plans_for(kit, campaign=campaign, targets=targets, cases=cases, today=today):
+        case_id = plan.case.id if plan.case else None
+        recipient_id = plan.target.recipient.id
+        identity = letter_identity(
+            campaign, recipient_id, case_id, sender, supporter_key=supporter_key
+        )
+        existing = await session.scalar(select(Letter).where(Letter.identity == identity))
+        if existing is not None:
+            result.existing.append(existing)
             continue
-        template = kit.library.get(campaign.template_name, target.recipient.language)
-        subjects = [None] if template.purpose is Purpose.general else cases
-        for case in subjects:
-            identity = letter_identity(
-                campaign,
-                target.recipient.id,
-                case.id if case else None,
-                sender,
-                supporter_key=supporter_key,
-            )
-            existing = await session.scalar(select(Letter).where(Letter.identity == identity))
-            if existing is not None:
-                result.existing.append(existing)
-                continue
-            composed = compose_one(
-                kit,
-                campaign=campaign,
-                cases=cases,
-                case=case,
-                target=target,
-                sender=sender,
-                today=today,
-                identity=identity,
-            )
-            letter = store(campaign, composed, sender, channel=target.channel.kind)
-            session.add(letter)
-            result.created.append(letter)
-            addresses[id(letter)] = channel_address(target.channel)
+        assert plan.target.channel is not None
+        composed = compose(kit, plan, sender, identity)
+        letter = store(campaign, composed, sender, channel=plan.target.channel.kind)
+        session.add(letter)
+        result.created.append(letter)
+        addresses[id(letter)] = channel_address(plan.target.channel)
     await session.flush()
     if on_stored is not None and result.created:
         await on_stored(
@@ -241,23 +169,8 @@ async def create_letters(
 def store(
     campaign: Campaign, composed: Composed, sender: SenderIn, *, channel: ChannelKind
 ) -> Letter:
-    rendered = composed.letter
-    return Letter(
-        campaign_id=campaign.id,
-        recipient_id=composed.target.recipient.id,
-        case_id=composed.case.id if composed.case else None,
-        identity=composed.identity,
-        channel=channel,
-        sender_name=sender.name,
-        sender_city=sender.city,
-        sender_country=sender.country,
-        personal_message=sender.message,
-        subject=rendered.subject,
-        body=rendered.body,
-        language=rendered.language,
-        template_name=rendered.template_name,
-        template_version=rendered.template_version,
-    )
+    """The letter on record for `composed` (added to no session: the caller adds it)."""
+    return Letter(**letter_row(campaign, composed, sender, channel=channel))
 
 
 async def get_letter(session: AsyncSession, *, letter_id: int) -> Letter:
@@ -283,16 +196,6 @@ async def list_letters(
     return (await session.scalars(query)).all()
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """One (office, case) pair of a bulk run, with its template and shared context."""
-
-    target: Target
-    case: Case | None
-    template: LetterTemplate
-    base: dict[str, Any]
-
-
 async def render_many(
     session: AsyncSession,
     *,
@@ -309,27 +212,13 @@ async def render_many(
     targets = await campaigns_service.resolve_targets(
         session, campaign=campaign, library=kit.library
     )
-    cases = await campaign_cases(session, campaign)
-    plans: list[_Plan] = []
-    for target in targets:
-        if target.channel is None:
-            continue
-        template = kit.library.get(
-            campaign.template_name, target.recipient.language, kit.settings.default_language
-        )
-        for case in [None] if template.purpose is Purpose.general else cases:
-            base = base_context(
-                campaign=campaign,
-                cases=cases,
-                case=case,
-                recipient=target.recipient,
-                language=template.language,
-                today=today,
-                max_age_days=kit.settings.holder_max_age_days,
-                organisation=kit.settings.organisation_name,
-            )
-            plans.append(_Plan(target, case, template, base))
-
+    plans = plans_for(
+        kit,
+        campaign=campaign,
+        targets=targets,
+        cases=await campaign_cases(session, campaign),
+        today=today,
+    )
     addresses: dict[str, str | None] = {}
     insert = _insert_ignoring_duplicates(session, on_stored, addresses)
     created = 0
@@ -338,28 +227,9 @@ async def render_many(
         for plan in plans:
             case_id = plan.case.id if plan.case else None
             identity = letter_identity(campaign, plan.target.recipient.id, case_id, sender)
-            rendered = kit.renderer.render(
-                plan.template, with_sender(plan.base, sender), seed=letter_seed(identity)
-            )
+            composed = compose(kit, plan, sender, identity)
             assert plan.target.channel is not None
-            rows.append(
-                {
-                    "campaign_id": campaign.id,
-                    "recipient_id": plan.target.recipient.id,
-                    "case_id": case_id,
-                    "identity": identity,
-                    "channel": plan.target.channel.kind,
-                    "sender_name": sender.name,
-                    "sender_city": sender.city,
-                    "sender_country": sender.country,
-                    "personal_message": sender.message,
-                    "subject": rendered.subject,
-                    "body": rendered.body,
-                    "language": rendered.language,
-                    "template_name": rendered.template_name,
-                    "template_version": rendered.template_version,
-                }
-            )
+            rows.append(letter_row(campaign, composed, sender, channel=plan.target.channel.kind))
             addresses[identity] = channel_address(plan.target.channel)
             if len(rows) >= chunk_size:
                 created += await insert(rows)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.config import Settings
+from app.letters.composing import letter_identity
 from app.letters.schemas import SenderIn
-from app.letters.service import letter_identity
 from app.signatures import consent
 from app.signatures.models import Signature
 from tests.factories import bearer
