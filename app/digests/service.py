@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from app.campaigns.modes import WrongCampaignMode
 from app.campaigns.schemas import Pacing
 from app.digests.models import Cosigner, Digest
 from app.errors import NotFound
-from app.letters.composing import compose_one
+from app.letters.composing import compose, plans_for
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.letters.service import OnStored, StoredLetter, campaign_cases, store
@@ -33,7 +33,6 @@ from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address
 from app.spreadsheet import to_csv
 from app.templating.kit import LetterKit
-from app.templating.library import Purpose
 
 # How many co-signers an e-mail or web-form letter lists in its text; the CSV has them all.
 LISTED_IN_TEXT = 200
@@ -183,54 +182,55 @@ async def make_digest(
     await session.flush()
     for cosigner in cosigners:
         cosigner.digest_id = digest.id
+    stored = await _digest_letters(session, campaign, digest, cosigners, kit=kit, today=now.date())
+    if on_stored is not None and stored:
+        await on_stored(stored)
+    return digest
 
+
+async def _digest_letters(
+    session: AsyncSession,
+    campaign: Campaign,
+    digest: Digest,
+    cosigners: Sequence[Cosigner],
+    *,
+    kit: LetterKit,
+    today: date,
+) -> list[StoredLetter]:
+    """The digest's letters, one per reachable office (and case), signed by the organisation on
+    the co-signers' behalf and listing them; stored, to be queued."""
     targets = await campaigns_service.resolve_targets(
         session, campaign=campaign, library=kit.library
     )
     cases = await campaign_cases(session, campaign)
-    today = now.date()
     stored: list[StoredLetter] = []
-    for target in targets:
-        if target.channel is None:
-            continue
-        template = kit.library.get(
-            campaign.template_name, target.recipient.language, kit.settings.default_language
-        )
-        words = _WORDS.get(template.language, _WORDS["en"])
+    for plan in plans_for(kit, campaign=campaign, targets=targets, cases=cases, today=today):
+        channel = plan.target.channel
+        assert channel is not None
+        words = _WORDS.get(plan.template.language, _WORDS["en"])
         signer = SenderIn(
             name=words["on_behalf"].format(
                 organisation=kit.settings.organisation_name, count=len(cosigners)
             )[:100]
         )
-        for case in [None] if template.purpose is Purpose.general else cases:
-            composed = compose_one(
-                kit,
-                campaign=campaign,
-                cases=cases,
-                case=case,
-                target=target,
-                sender=signer,
-                today=today,
-                identity=_digest_identity(digest, target.recipient.id, case.id if case else None),
-            )
-            listing = cosigner_listing(
-                cosigners, words=words, everyone=target.channel.kind is ChannelKind.postal
-            )
-            composed = replace(
-                composed, letter=replace(composed.letter, body=composed.letter.body + listing)
-            )
-            letter = store(campaign, composed, signer, channel=target.channel.kind)
-            letter.digest_id = digest.id
-            session.add(letter)
-            await session.flush()
-            stored.append(
-                StoredLetter(
-                    letter.id, letter.recipient_id, letter.channel, channel_address(target.channel)
-                )
-            )
-    if on_stored is not None and stored:
-        await on_stored(stored)
-    return digest
+        identity = _digest_identity(
+            digest, plan.target.recipient.id, plan.case.id if plan.case else None
+        )
+        composed = compose(kit, plan, signer, identity)
+        listing = cosigner_listing(
+            cosigners, words=words, everyone=channel.kind is ChannelKind.postal
+        )
+        composed = replace(
+            composed, letter=replace(composed.letter, body=composed.letter.body + listing)
+        )
+        letter = store(campaign, composed, signer, channel=channel.kind)
+        letter.digest_id = digest.id
+        session.add(letter)
+        await session.flush()
+        stored.append(
+            StoredLetter(letter.id, letter.recipient_id, letter.channel, channel_address(channel))
+        )
+    return stored
 
 
 def _digest_identity(digest: Digest, recipient_id: str, case_id: str | None) -> str:
