@@ -168,7 +168,25 @@ async def erase(
     await _scrub_disk_on_commit(session)
     signatures = await service.signatures_of(session, supporter_id=supporter.id)
     ids = [s.id for s in signatures]
-    key, address = supporter.email_key, supporter.email
+    address = supporter.email
+    if supporter.email_key is not None:
+        await _erase_cosignatures(session, signatures, key=supporter.email_key)
+    for signature in signatures:
+        if signature.status is SignatureStatus.pending:
+            # Never confirmed: it cannot be confirmed any more, and it counts for nothing.
+            service.withdraw(session, signature=signature, now=now)
+    await _stop_deliveries(session, ids)
+    await _scrub_unsent_letters(session, ids)
+    await service.erase(session, supporter=supporter, now=now)
+    await session.flush()
+    if outbox is not None:
+        await _erase_mails(session, ids, outbox=outbox, address=address)
+
+
+async def _erase_cosignatures(
+    session: AsyncSession, signatures: Sequence[Signature], *, key: str
+) -> None:
+    """Scrub the supporter from the digests of every digest campaign they co-signed."""
     modes = dict(
         (
             await session.execute(
@@ -178,23 +196,21 @@ async def erase(
             )
         ).all()
     )
-    if key is not None:
-        for signature in signatures:
-            if modes.get(signature.campaign_id) is CampaignMode.digest:
-                await digests.withdraw_cosigner(
-                    session, campaign_id=signature.campaign_id, supporter_key=key, erase=True
-                )
     for signature in signatures:
-        if signature.status is SignatureStatus.pending:
-            # Never confirmed: it cannot be confirmed any more, and it counts for nothing.
-            service.withdraw(session, signature=signature, now=now)
-    await _stop_deliveries(session, ids)
+        if modes.get(signature.campaign_id) is CampaignMode.digest:
+            await digests.withdraw_cosigner(
+                session, campaign_id=signature.campaign_id, supporter_key=key, erase=True
+            )
+
+
+async def _scrub_unsent_letters(session: AsyncSession, signature_ids: Sequence[int]) -> None:
+    """Empty the letters that never went out (or only in a rehearsal): nothing of them is kept."""
     went_out = exists().where(
         Delivery.letter_id == Letter.id, Delivery.status.in_(_WENT_OUT), ~_REHEARSAL
     )
     await session.execute(
         update(Letter)
-        .where(Letter.signature_id.in_(ids), ~went_out)
+        .where(Letter.signature_id.in_(signature_ids), ~went_out)
         .values(
             sender_name="",
             sender_city="",
@@ -204,26 +220,29 @@ async def erase(
         )
         .execution_options(synchronize_session=False)
     )
-    await service.erase(session, supporter=supporter, now=now)
-    await session.flush()
-    if outbox is not None:
-        sent = await session.scalars(
-            select(Delivery.external_id)
-            .join(Letter, Letter.id == Delivery.letter_id)
-            .where(
-                Letter.signature_id.in_(ids),
-                Delivery.channel == ChannelKind.email,
-                Delivery.external_id.is_not(None),
-            )
+
+
+async def _erase_mails(
+    session: AsyncSession, signature_ids: Sequence[int], *, outbox: Path, address: str | None
+) -> None:
+    """Delete the supporter's letters and mails from the outbox folder."""
+    sent = await session.scalars(
+        select(Delivery.external_id)
+        .join(Letter, Letter.id == Delivery.letter_id)
+        .where(
+            Letter.signature_id.in_(signature_ids),
+            Delivery.channel == ChannelKind.email,
+            Delivery.external_id.is_not(None),
         )
-        # Before the commit, not after: a crash in between leaves the data in the database,
-        # where erasing again finds it, rather than files nothing points to any more.
-        await asyncio.to_thread(
-            erase_from_outbox,
-            outbox,
-            message_ids=[m for m in sent if m],
-            addresses=[address] if address else [],
-        )
+    )
+    # Before the commit, not after: a crash in between leaves the data in the database,
+    # where erasing again finds it, rather than files nothing points to any more.
+    await asyncio.to_thread(
+        erase_from_outbox,
+        outbox,
+        message_ids=[m for m in sent if m],
+        addresses=[address] if address else [],
+    )
 
 
 async def _scrub_disk_on_commit(session: AsyncSession) -> None:

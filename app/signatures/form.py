@@ -10,7 +10,7 @@ language of their e-mails).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -195,36 +195,14 @@ async def submit(
     if not service.accepting(campaign):
         return await again(409)
     now = utcnow()
-    problem = tokens.check_form_token(
-        form["form_token"],
-        campaign.slug,
-        settings.token_secret,
-        now=now,
-        min_fill=timedelta(seconds=settings.signing_min_fill_seconds),
-        max_age=timedelta(hours=settings.signing_form_max_age_hours),
-        previous=settings.token_secret_previous,
-    )
+    problem = _token_problem(form["form_token"], campaign.slug, settings, now=now)
     if problem == "quick":
         return await again(422, notice="quick")
     if problem is not None:  # expired or tampered with: a fresh form, what was typed kept
         return await again(422, notice="expired", token=None)
-    shown = str(submitted.get("consent_version", ""))[:40]
-    try:
-        data = SignatureIn.model_validate(
-            {
-                **{k: form[k] for k in FIELDS},
-                "consent": bool(form["consent"]),
-                # The statement shown, in its language: recorded as the signer saw it.
-                "consent_version": shown,
-            }
-        )
-    except ValidationError as exc:
-        errors = field_errors(exc)
-    else:
-        errors = {}
-    if not form["consent"]:
-        errors["consent"] = ("consent", None)
-    if errors:
+    # The statement shown, in its language: recorded as the signer saw it.
+    data, errors = _validated(form, consent_version=str(submitted.get("consent_version", ""))[:40])
+    if data is None:
         return await again(422, errors=errors)
     limits.hit_campaign(campaign.slug)
     limits.hit_email(tokens.supporter_key(data.email, settings.token_secret))
@@ -232,3 +210,35 @@ async def submit(
         session, campaign=campaign, data=data, settings=settings, source="form", now=now
     )
     return RedirectResponse(thanks, status_code=303)
+
+
+def _token_problem(token: str, slug: str, settings: Settings, *, now: datetime) -> str | None:
+    """What is wrong with the form's timestamp token ("quick", "expired", ...), or None."""
+    return tokens.check_form_token(
+        token,
+        slug,
+        settings.token_secret,
+        now=now,
+        min_fill=timedelta(seconds=settings.signing_min_fill_seconds),
+        max_age=timedelta(hours=settings.signing_form_max_age_hours),
+        previous=settings.token_secret_previous,
+    )
+
+
+def _validated(form: dict[str, str], *, consent_version: str) -> tuple[SignatureIn | None, Errors]:
+    """The signature the form asks for, or None with each field's problem."""
+    try:
+        data = SignatureIn.model_validate(
+            {
+                **{k: form[k] for k in FIELDS},
+                "consent": bool(form["consent"]),
+                "consent_version": consent_version,
+            }
+        )
+    except ValidationError as exc:
+        data, errors = None, field_errors(exc)
+    else:
+        errors = {}
+    if not form["consent"]:
+        errors["consent"] = ("consent", None)
+    return (data if not errors else None), errors
