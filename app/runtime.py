@@ -35,7 +35,7 @@ from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
 from app.logs import log_config
 from app.staff import service as staff_service
-from app.staff.models import Role
+from app.staff.models import Role, StaffUser
 from app.templating.kit import LetterKit
 from app.workers import build_worker, make_printmail_if_used
 
@@ -137,6 +137,46 @@ DEMO_SIGNERS = [
 ]
 
 
+async def _demo_staff_and_campaign(session: AsyncSession, *, settings: Settings) -> str:
+    """The demo campaigner (a fresh token each run) and, the first time, the demo campaign."""
+    try:
+        user = await staff_service.get_user(session, email=DEMO_STAFF)
+    except AppError:
+        user, token = await staff_service.create_user(
+            session, email=DEMO_STAFF, role=Role.campaigner, actor=CLI_ACTOR
+        )
+    else:
+        await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
+        token = staff_service.issue_token(session, user=user, label="demo")
+    if not await campaigns_service.list_campaigns(session):
+        await _demo_campaign(session, user, settings)
+    return token
+
+
+async def _demo_campaign(session: AsyncSession, user: StaffUser, settings: Settings) -> None:
+    """One case, every office of the report, open in test mode with letters queued."""
+    kit = LetterKit.from_settings(settings)
+    campaign = await campaigns_service.create_campaign(
+        session, data=DEMO_CAMPAIGN, actor=user, library=kit.library
+    )
+    await campaigns_service.update_campaign(
+        session,
+        campaign=campaign,
+        changes=CampaignUpdate(status=CampaignStatus.open),
+        actor=user,
+        library=kit.library,
+    )
+    for signer in DEMO_SIGNERS:
+        await letters_service.create_letters(
+            session,
+            campaign=campaign,
+            sender=signer,
+            kit=kit,
+            today=utcnow().date(),
+            on_stored=partial(delivery_service.queue, session, actor=DEMO_STAFF),
+        )
+
+
 def demo(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
@@ -152,41 +192,7 @@ def demo(
     ):
         print_report(report)
 
-    async def staff_token(session: AsyncSession) -> str:
-        try:
-            user = await staff_service.get_user(session, email=DEMO_STAFF)
-        except AppError:
-            user, token = await staff_service.create_user(
-                session, email=DEMO_STAFF, role=Role.campaigner, actor=CLI_ACTOR
-            )
-        else:
-            await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
-            token = staff_service.issue_token(session, user=user, label="demo")
-        if not await campaigns_service.list_campaigns(session):
-            # One case, every office of the report, open in test mode with letters queued.
-            kit = LetterKit.from_settings(settings)
-            campaign = await campaigns_service.create_campaign(
-                session, data=DEMO_CAMPAIGN, actor=user, library=kit.library
-            )
-            await campaigns_service.update_campaign(
-                session,
-                campaign=campaign,
-                changes=CampaignUpdate(status=CampaignStatus.open),
-                actor=user,
-                library=kit.library,
-            )
-            for signer in DEMO_SIGNERS:
-                await letters_service.create_letters(
-                    session,
-                    campaign=campaign,
-                    sender=signer,
-                    kit=kit,
-                    today=utcnow().date(),
-                    on_stored=partial(delivery_service.queue, session, actor=DEMO_STAFF),
-                )
-        return token
-
-    token = in_session(staff_token, settings=settings)
+    token = in_session(partial(_demo_staff_and_campaign, settings=settings), settings=settings)
     url = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(
         f"\nAppeals demo on {url}  (API docs: {url}/docs)\n"
