@@ -172,6 +172,23 @@ async def _status_rows(
     return [(r, o, ChannelKind(c).value, S(s).value, int(n), at) for r, o, c, s, n, at in rows]
 
 
+# Which of an office's counters each status adds to (a status may count in two: delivered is sent).
+_OFFICE_COUNTERS: tuple[tuple[str, frozenset[DeliveryStatus]], ...] = (
+    ("waiting", WAITING),
+    ("sent", SENT),
+    ("delivered", frozenset({S.delivered})),
+    ("bounced", BOUNCED),
+    ("failed", frozenset({S.failed})),
+    ("stopped", STOPPED),
+)
+
+
+def _count_into(row: OfficeRow, state: DeliveryStatus, count: int) -> None:
+    for counter, states in _OFFICE_COUNTERS:
+        if state in states:
+            setattr(row, counter, getattr(row, counter) + count)
+
+
 async def funnel_and_offices(
     session: AsyncSession, *, campaign: Campaign, now: datetime
 ) -> tuple[Funnel, list[OfficeRow]]:
@@ -198,22 +215,11 @@ async def funnel_and_offices(
         state = S(status)
         funnel.deliveries += count
         funnel.states[state] = funnel.states.get(state, 0) + count
-        if state in WAITING:
-            row.waiting += count
-            # Only e-mail is sent on a schedule; post and web forms wait for people.
-            if state is S.queued and channel == ChannelKind.email.value and first_due:
-                due = max(first_due, now)
-                row.next_send_at = min(row.next_send_at or due, due)
-        if state in SENT:
-            row.sent += count
-        if state is S.delivered:
-            row.delivered += count
-        if state in BOUNCED:
-            row.bounced += count
-        if state is S.failed:
-            row.failed += count
-        if state in STOPPED:
-            row.stopped += count
+        _count_into(row, state, count)
+        # Only e-mail is sent on a schedule; post and web forms wait for people.
+        if state is S.queued and channel == ChannelKind.email.value and first_due:
+            due = max(first_due, now)
+            row.next_send_at = min(row.next_send_at or due, due)
     for paced in await schedule.campaign_schedule(session, campaign=campaign, now=now):
         row = offices[paced.recipient_id]
         if paced.drains_by is not None:

@@ -308,15 +308,7 @@ def _paginate(
                 for row in rows:
                     place(row)
                 break
-            take = min(room, len(rows))
-            if take == len(rows):  # the lines fit but the signature does not: carry two over
-                take = len(rows) - 2
-            if len(rows) - take == 1:  # never a single line at the head of the next page
-                take -= 1
-            if take == 1 and len(rows) > 1:  # nor a single first line at the foot of this one
-                take = 0
-            if at_page_start and take <= 0:  # a page cannot hold it anyway: fill it
-                take = min(len(rows), room, lines_per_page)
+            take = _lines_before_break(len(rows), room, at_page_start, lines_per_page)
             for row in rows[: max(take, 0)]:
                 place(row)
             rows = rows[max(take, 0) :]
@@ -330,6 +322,21 @@ def _paginate(
                 new_page()
             place(line)
     return pages
+
+
+def _lines_before_break(left: int, room: int, at_page_start: bool, lines_per_page: int) -> int:
+    """How many of a paragraph's `left` lines go on this page (with room for `room`) before
+    the page breaks; the paragraph, or the signature after it, does not fit whole."""
+    take = min(room, left)
+    if take == left:  # the lines fit but the signature does not: carry two over
+        take = left - 2
+    if left - take == 1:  # never a single line at the head of the next page
+        take -= 1
+    if take == 1 and left > 1:  # nor a single first line at the foot of this one
+        take = 0
+    if at_page_start and take <= 0:  # a page cannot hold it anyway: fill it
+        take = min(left, room, lines_per_page)
+    return take
 
 
 def _draw_marks(pdf: canvas.Canvas, layout: Layout) -> None:
