@@ -96,6 +96,30 @@ class TestDirectoryCheck:
         assert not any(o["holder_stale"] for o in body["offices"] if o["holder"])
 
 
+class TestTemplatesCheck:
+    """A check that rendered no letter proves nothing: it fails and says what to fix."""
+
+    def test_fails_before_anything_is_imported(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        result = appeals("templates", "check")
+        assert result.returncode == 1
+        assert "0 letters rendered" in result.stdout
+        assert "no offices in the database: run `appeals import` first" in result.stdout
+
+    def test_fails_when_the_templates_folder_is_empty(
+        self, appeals: Appeals, cli_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        appeals("db", "upgrade")
+        appeals("import")
+        (tmp_path / "no-templates").mkdir()
+        cli_env["APPEALS_TEMPLATES_DIR"] = str(tmp_path / "no-templates")
+        result = appeals("templates", "check")
+        assert result.returncode == 1
+        assert "0 letters rendered from 0 templates" in result.stdout
+        assert "no letter templates found in" in result.stdout
+        assert "APPEALS_TEMPLATES_DIR" in result.stdout
+
+
 class TestWorkerCommand:
     def test_one_round_on_an_empty_queue(self, appeals: Appeals) -> None:
         appeals("db", "upgrade")

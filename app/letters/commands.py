@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign
 from app.cases import service as cases_service
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.console import run_in_session
 from app.db import utcnow
 from app.letters.context import base_context, with_sender
@@ -26,7 +26,8 @@ templates_app = typer.Typer(help="Letter templates.")
 
 @templates_app.command("check")
 def templates_check() -> None:
-    """Render every template for every case and office; exit 1 on any error."""
+    """Render every template for every case and office; exit 1 on any error, or when nothing
+    was rendered at all (no templates found, or no data imported)."""
     settings = get_settings()
     kit = LetterKit.from_settings(settings)
     sender = SenderIn(name="Template Check", city="Geneva", country="Switzerland", message="Hi.")
@@ -58,7 +59,10 @@ def templates_check() -> None:
                     except RenderError as exc:
                         case_id = case.id if case else "all cases"
                         errors.append(f"{template.path.name} × {office.id} × {case_id}: {exc}")
-        typer.echo(f"{count} letters rendered from {len(kit.library.all())} templates")
+        templates = len(kit.library.all())
+        typer.echo(f"{count} letters rendered from {templates} templates")
+        if count == 0:
+            errors.append(_nothing_rendered(templates, settings, offices=len(offices)))
         return errors
 
     problems = [str(p) for p in kit.library.problems]
@@ -67,3 +71,15 @@ def templates_check() -> None:
         typer.secho(problem, fg="red")
     if problems:
         raise typer.Exit(1)
+
+
+def _nothing_rendered(templates: int, settings: Settings, *, offices: int) -> str:
+    """Why a check that rendered no letter proves nothing, and what to do about it."""
+    if templates == 0:
+        return (
+            f"no letter templates found in {settings.templates_dir}: set APPEALS_TEMPLATES_DIR "
+            "to the folder of letter templates (*.j2)"
+        )
+    if offices == 0:
+        return "no offices in the database: run `appeals import` first"
+    return "no letter could be rendered: check the templates and the imported data"
