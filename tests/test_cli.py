@@ -139,7 +139,7 @@ class TestUsersAndBrowsing:
         assert duplicate.returncode == 2
         assert "already exists" in duplicate.stderr
         listing = appeals("users", "list")
-        assert "ada@staff.example" in listing.stdout and "1 live tokens" in listing.stdout
+        assert "ada@staff.example" in listing.stdout and "1 live token\n" in listing.stdout
         assert token not in listing.stdout
 
     def test_cases_and_recipients_from_the_command_line(self, appeals: Appeals) -> None:
@@ -202,6 +202,25 @@ def demo(folder: Path) -> Iterator[tuple[str, str, list[str]]]:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+class TestUsersCreate:
+    def test_refuses_what_is_not_an_e_mail_address(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        result = appeals("users", "create", "not-an-email", "--role", "campaigner")
+        assert result.returncode == 2
+        assert "error: not an e-mail address" in result.stderr
+        assert "Traceback" not in result.stderr
+        listed = appeals("users", "list")
+        assert "not-an-email" not in listed.stdout
+
+    def test_counts_tokens_in_english(self, appeals: Appeals) -> None:
+        appeals("db", "upgrade")
+        appeals("users", "create", "ada@staff.example", "--role", "campaigner")
+        assert "1 live token\n" in appeals("users", "list").stdout
+        appeals("users", "token", "ada@staff.example")
+        assert "2 live tokens" in appeals("users", "list").stdout
+        assert "revoked 2 tokens of" in appeals("users", "revoke", "ada@staff.example").stdout
 
 
 class TestDemo:

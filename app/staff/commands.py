@@ -98,7 +98,7 @@ def users_revoke(email: str) -> None:
         user = await staff_service.get_user(session, email=email)
         return await staff_service.revoke_tokens(session, user=user, actor=CLI_ACTOR)
 
-    typer.echo(f"revoked {in_session(work)} tokens of {email}")
+    typer.echo(f"revoked {_count(in_session(work), 'token')} of {email}")
 
 
 @users_app.command("disable")
@@ -120,9 +120,14 @@ def users_list() -> None:
     async def work(session: AsyncSession) -> list[str]:
         return [
             f"{u.email:<40} {u.role.value:<11} {'active' if u.active else 'disabled':<9} "
-            f"{sum(1 for t in u.tokens if t.revoked_at is None)} live tokens"
+            f"{_count(sum(1 for t in u.tokens if t.revoked_at is None), 'live token')}"
             for u in await staff_service.list_users(session)
         ]
 
     for line in in_session(work):
         typer.echo(line)
+
+
+def _count(n: int, noun: str) -> str:
+    """ "1 live token", "2 live tokens" (the CLI speaks English; pages go through gettext)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

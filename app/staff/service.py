@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
@@ -19,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
 from app.db import utcnow
-from app.errors import Conflict, NotFound, Unauthorized
+from app.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from app.staff import passwords, sessions
 from app.staff.models import ApiToken, Role, StaffUser
 
@@ -33,6 +34,25 @@ def hash_token(token: str) -> str:
 
 def _normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+# An address as staff type it to sign in: a local part without spaces or brackets, and a domain of
+# dotted labels. Internal domains (.invalid, .local, .lan) are fine here, so no list of public
+# suffixes is consulted (email-validator refuses those special-use names).
+_ADDRESS = re.compile(
+    r"[^\s@\"<>()\[\],;:\\]{1,64}@(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+)
+
+
+def _checked_email(email: str) -> str:
+    """An account's address, normalised; InvalidInput unless it looks like an address (staff
+    sign in with it, and it names them in the audit log)."""
+    normalised = _normalise_email(email)
+    if not _ADDRESS.fullmatch(normalised):
+        raise InvalidInput(
+            f"not an e-mail address: {email.strip()[:80]!r} (expected name@domain.tld)"
+        )
+    return normalised
 
 
 async def get_user(session: AsyncSession, *, email: str) -> StaffUser:
@@ -60,7 +80,7 @@ async def create_user(
     session: AsyncSession, *, email: str, role: Role, actor: StaffUser | str
 ) -> tuple[StaffUser, str]:
     """Create a staff account with a first API token; returns the account and the token."""
-    email = _normalise_email(email)
+    email = _checked_email(email)
     if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise Conflict(f"a staff account for {email!r} already exists")
     user = StaffUser(email=email, role=role, active=True)
