@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,17 @@ M = TypeVar("M", bound=BaseModel)
 
 # libyaml's safe loader when PyYAML was built with it (5-10x faster), else the pure-Python one.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _DataLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, with dates left as text: the schema reads them, so an impossible date
+    (2015-13-45) is a problem of its file and field, not a crash of the whole import."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +83,7 @@ def load_folder(folder: Path, schema: type[M]) -> tuple[list[Loaded[M]], list[Pr
     for path in sorted(folder.glob("*.y*ml")):
         name = str(path)
         try:
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_DataLoader)  # noqa: S506
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(Problem(name, "", f"not valid YAML: {exc}"))
             continue

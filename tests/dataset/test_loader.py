@@ -1,7 +1,11 @@
 from pathlib import Path
 
+import pytest
+import yaml
+from pydantic import BaseModel
+
 from app.cases.files import CaseFile
-from app.dataset.loader import load_folder
+from app.dataset.loader import content_hash, load_folder
 from app.recipients.files import RecipientFile
 from tests.conftest import CASES_DIR, RECIPIENTS_DIR
 
@@ -78,3 +82,34 @@ class TestLoadFolder:
         _write(tmp_path, "bokayev-ayan.yaml", "# a comment\n" + source + "\n\n")
         [second], _ = load_folder(tmp_path, CaseFile)
         assert first.content_hash == second.content_hash
+
+
+class TestImpossibleDates:
+    def test_an_impossible_date_is_a_problem_of_its_field_and_the_rest_loads(
+        self, tmp_path: Path
+    ) -> None:
+        source = (CASES_DIR / "abdirova.yaml").read_text(encoding="utf-8")
+        assert "sentenced_on: 2017-09-18" in source
+        _write(tmp_path, "abdirova.yaml", source.replace("2017-09-18", "2015-13-45"))
+        _write(tmp_path, "atabek.yaml", (CASES_DIR / "atabek.yaml").read_text(encoding="utf-8"))
+        loaded, problems = load_folder(tmp_path, CaseFile)
+        assert [item.ident for item in loaded] == ["atabek"]
+        assert problems, "the impossible date went unreported"
+        assert all(p.file.endswith("abdirova.yaml") for p in problems)
+        assert "people[0].sentenced_on" in {p.field for p in problems}
+        assert all("YYYY-MM-DD" in p.message for p in problems)
+
+    @pytest.mark.parametrize(
+        ("folder", "schema"), [(CASES_DIR, CaseFile), (RECIPIENTS_DIR, RecipientFile)]
+    )
+    def test_dates_read_as_text_hash_as_they_did(
+        self, folder: Path, schema: type[BaseModel]
+    ) -> None:
+        # The import compares content hashes: reading dates as text must not make every
+        # shipped file look changed, so each hashes as it does when YAML parses its dates.
+        loaded, problems = load_folder(folder, schema)
+        assert problems == []
+        assert loaded
+        for item in loaded:
+            parsed = yaml.safe_load(item.path.read_text(encoding="utf-8"))
+            assert item.content_hash == content_hash(schema.model_validate(parsed)), item.ident
