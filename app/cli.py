@@ -6,9 +6,13 @@ non-zero when something needs a person's attention (so scripts can gate on it).
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from app.cases.commands import cases_app
+from app.config import get_settings
 from app.dataset.commands import import_data
 from app.delivery.post.commands import post_app
 from app.letters.commands import templates_app
@@ -17,6 +21,7 @@ from app.responses.commands import inbound_app
 from app.runtime import demo, serve, worker
 from app.schema_commands import db_app
 from app.staff.commands import users_app
+from app.startup import explain
 
 app = typer.Typer(help="Appeals: letter campaigns for people prosecuted for their civic work.")
 app.command("import")(import_data)
@@ -36,8 +41,30 @@ for sub, name in (
     app.add_typer(sub, name=name)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["APPEALS_DEBUG"] = "1"
+
+
 def main() -> None:
-    app(prog_name="appeals")
+    """`appeals`: a known set-up mistake is one line and exit status 2; with --debug (or
+    APPEALS_DEBUG=1) the full traceback."""
+    try:
+        app(prog_name="appeals")
+    except Exception as exc:
+        if os.environ.get("APPEALS_DEBUG"):
+            raise
+        message = explain(exc, database_url=get_settings().effective_database_url)
+        if message is None:
+            raise
+        typer.secho(f"error: {message}", err=True, fg="red")
+        typer.echo("(appeals --debug ... shows the full traceback)", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

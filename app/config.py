@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.text import Line
 
@@ -215,6 +217,24 @@ class Settings(BaseSettings):
             ipaddress.ip_network(entry.strip(), strict=False)
         return [entry.strip() for entry in value]
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return database_url_with_driver(value)
+
+    @model_validator(mode="after")
+    def _smtp_login_complete(self) -> Settings:
+        # A user without a password (or the reverse) fails at the first letter, hours later.
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            given, missing = (
+                ("USERNAME", "PASSWORD") if self.smtp_password is None else ("PASSWORD", "USERNAME")
+            )
+            raise ValueError(
+                f"APPEALS_SMTP_{given} is set but APPEALS_SMTP_{missing} is not: set both "
+                "for an SMTP login, or neither"
+            )
+        return self
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -229,6 +249,34 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     if settings.tls_ca_file is not None:
         context.load_verify_locations(cafile=settings.tls_ca_file)
     return context
+
+
+# The async driver each backend is used with; a URL naming another (or none) is given this one.
+_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+
+
+def database_url_with_driver(value: str) -> str:
+    """`value` with the async driver this service uses (`postgresql://` → `postgresql+asyncpg://`);
+    ValueError naming the accepted forms if it is not a database URL at all. Empty stays empty
+    (the embedded SQLite file)."""
+    if not value:
+        return value
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL: expected postgresql://user@host:5432/name or "
+            "sqlite:///path/to/file.db"
+        ) from None
+    backend = "postgresql" if url.get_backend_name() in ("postgres", "postgresql") else None
+    backend = backend or url.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use PostgreSQL or SQLite")
+    if url.drivername == f"{backend}+{_DRIVERS[backend]}":
+        return value  # as written: nothing re-encoded
+    return url.set(drivername=f"{backend}+{_DRIVERS[backend]}").render_as_string(
+        hide_password=False
+    )
 
 
 class ConfigurationError(SystemExit):
@@ -248,7 +296,9 @@ def describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         name = "_".join(str(part) for part in error["loc"] if isinstance(part, str))
-        problems.append(f"APPEALS_{name.upper()}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        # A check of several settings together names them in its message.
+        problems.append(f"APPEALS_{name.upper()}: {message}" if name else message)
     return "; ".join(problems) + " (set in the environment or in .env)"
 
 

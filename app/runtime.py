@@ -36,6 +36,7 @@ from app.letters.schemas import SenderIn
 from app.logs import log_config
 from app.staff import service as staff_service
 from app.staff.models import Role, StaffUser
+from app.startup import port_problem
 from app.templating.kit import LetterKit
 from app.workers import build_worker, make_printmail_if_used
 
@@ -100,10 +101,14 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     from app.main import create_app
 
+    host, port = host or settings.host, port or settings.port
+    if (problem := port_problem(host, port)) is not None:
+        typer.secho(f"error: {problem}", err=True, fg="red")
+        raise typer.Exit(2)
     uvicorn.run(
         create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         proxy_headers=False,
         log_level="info",
         # Every handler redacts link tokens: the access log would otherwise write each

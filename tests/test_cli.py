@@ -16,7 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, CASES_DIR, RECIPIENTS_DIR, fresh_database, require_backend
+from tests.conftest import (
+    BACKENDS,
+    CASES_DIR,
+    RECIPIENTS_DIR,
+    fresh_database,
+    require_backend,
+)
 
 Appeals = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -314,6 +320,8 @@ class TestABadSetting:
             ("APPEALS_ORGANISATION_NAME", "Us\r\nBcc: everyone@example.org", "must be one line"),
             ("APPEALS_SMTP_PORT", "twenty-five", "valid integer"),
             ("APPEALS_TRUSTED_PROXIES", '["not-an-address"]', "APPEALS_TRUSTED_PROXIES"),
+            ("APPEALS_DATABASE_URL", "nonsense", "not a database URL: expected postgresql://"),
+            ("APPEALS_DATABASE_URL", "mysql://db/appeals", "use PostgreSQL or SQLite"),
         ],
     )
     @pytest.mark.parametrize("command", [("worker", "--once"), ("db", "upgrade")])
@@ -335,3 +343,88 @@ class TestABadSetting:
         assert line.startswith(f"error: {name}: ")
         assert problem in line
         assert "Traceback" not in result.stderr + result.stdout
+
+
+def _run(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "APPEALS_VAR_DIR": str(tmp_path / "var"), **settings}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _short_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """Exit 2, at most two lines on stderr (the problem and the --debug hint), no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, result.stderr
+    assert lines[0].startswith("error: ")
+    for text in expected:
+        assert text in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+class TestSetupMistakes:
+    """The common mistakes of a new installation: one line naming the problem and the fix."""
+
+    def test_a_database_that_does_not_exist(self, tmp_path: Path) -> None:
+        url = "postgresql+asyncpg://postgres@127.0.0.1:5432/appeals_no_such_database"
+        result = _run(tmp_path, "db", "upgrade", APPEALS_DATABASE_URL=url)
+        _short_error(result, "'appeals_no_such_database' does not exist on 127.0.0.1:5432")
+        assert "createdb appeals_no_such_database" in result.stderr
+
+    def test_nothing_listening_on_the_database_port(self, tmp_path: Path) -> None:
+        port = _free_port()
+        url = f"postgresql://postgres@127.0.0.1:{port}/appeals"
+        _short_error(
+            _run(tmp_path, "import", APPEALS_DATABASE_URL=url),
+            f"nothing answers at 127.0.0.1:{port}/appeals",
+            "is PostgreSQL running",
+        )
+
+    def test_import_before_the_migrations(self, tmp_path: Path) -> None:
+        _short_error(_run(tmp_path, "import"), "no tables yet", "appeals db upgrade")
+
+    def test_the_debug_flag_shows_the_traceback(self, tmp_path: Path) -> None:
+        result = _run(tmp_path, "--debug", "import")
+        assert result.returncode != 0
+        assert "Traceback" in result.stderr
+
+    async def test_a_url_without_a_driver_is_given_asyncpg(self, tmp_path: Path) -> None:
+        await require_backend("postgresql")
+        async with fresh_database("postgresql", tmp_path) as url:
+            plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+            assert plain.startswith("postgresql://")
+            result = _run(tmp_path, "db", "upgrade", APPEALS_DATABASE_URL=plain)
+            assert result.returncode == 0, result.stderr
+            assert "psycopg" not in result.stderr
+
+    def test_a_port_in_use(self, tmp_path: Path) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = _run(
+                tmp_path,
+                "serve",
+                "--port",
+                str(port),
+                APPEALS_HOST="127.0.0.1",
+                APPEALS_TOKEN_SECRET="x" * 40,
+            )
+        _short_error(result, f"port {port} on 127.0.0.1 is in use", "APPEALS_PORT")
+
+    def test_an_smtp_login_half_given(self, tmp_path: Path) -> None:
+        result = _run(tmp_path, "worker", "--once", APPEALS_SMTP_USERNAME="campaign")
+        _short_error(result, "APPEALS_SMTP_USERNAME is set but APPEALS_SMTP_PASSWORD is not")
