@@ -268,6 +268,23 @@ _FIELDS_BY_KIND: dict[ChannelKind, set[str]] = {
 _KIND_FIELDS = {"address", "lines", "country", "number", "url"}
 
 
+def _apply_contact(channel: RecipientChannel, values: dict[str, Any]) -> None:
+    """The channel's address, number, form URL or postal lines, as given."""
+    if values.get("address") is not None:
+        if channel.value != str(values["address"]):
+            channel.suspect_since = channel.suspect_reason = None  # a new address starts afresh
+        channel.value = str(values["address"])
+        channel.obfuscated = False
+    if values.get("number") is not None:
+        channel.value = values["number"]
+    if values.get("url") is not None:
+        channel.value = str(values["url"])
+    if values.get("lines") is not None:
+        channel.lines = list(values["lines"])
+    if values.get("country") is not None:
+        channel.country = values["country"]
+
+
 async def update_channel(
     session: AsyncSession,
     *,
@@ -286,19 +303,7 @@ async def update_channel(
             f"a {channel.kind.value} channel has no {', '.join(sorted(wrong))}",
         )
     before = _channel_snapshot(channel)
-    if values.get("address") is not None:
-        if channel.value != str(values["address"]):
-            channel.suspect_since = channel.suspect_reason = None  # a new address starts afresh
-        channel.value = str(values["address"])
-        channel.obfuscated = False
-    if values.get("number") is not None:
-        channel.value = values["number"]
-    if values.get("url") is not None:
-        channel.value = str(values["url"])
-    if values.get("lines") is not None:
-        channel.lines = list(values["lines"])
-    if values.get("country") is not None:
-        channel.country = values["country"]
+    _apply_contact(channel, values)
     for name in ("label", "source", "disabled_reason"):
         if name in values:
             setattr(channel, name, values[name])
