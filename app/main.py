@@ -6,8 +6,8 @@ The database engine is created in the lifespan, so importing this module does no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -36,6 +36,7 @@ from app.recipients.pages import router as recipients_pages
 from app.responses.api import router as responses_router
 from app.responses.pages import router as responses_pages
 from app.signatures.api import router as signatures_router
+from app.signatures.consent import withdrawn_reason
 from app.signatures.embed import api_router as embed_api
 from app.signatures.embed import router as embed_pages
 from app.signatures.pages import router as signatures_pages
@@ -63,8 +64,38 @@ Every error is a JSON body `{"error": "<Kind>", "detail": "..."}`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+# Every router, in the order their routes are matched and listed in the API docs.
+ROUTERS = (
+    cases_router,
+    recipients_router,
+    campaigns_router,
+    letters_router,
+    delivery_router,
+    post_router,
+    digests_router,
+    staff_router,
+    audit_router,
+    staff_pages,
+    campaigns_pages,
+    letters_pages,
+    delivery_pages,
+    task_pages,
+    batch_pages,
+    recipients_pages,
+    audit_pages,
+    people_pages,
+    signatures_router,
+    embed_api,
+    signatures_pages,
+    embed_pages,
+    responses_router,
+    dashboard_router,
+    responses_pages,
+)
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The engine, the outbound clients and (embedded setup) the worker, for the app's life."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,11 +128,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await printmail.aclose()
             await engine.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = FastAPI(
         title="Appeals",
         version="0.1.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
         docs_url=None,  # served below from local files: no CDN, nothing leaves the machine
         redoc_url=None,
     )
@@ -109,11 +145,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.letter_kit = LetterKit.from_settings(settings)
     app.state.signing_limits = SigningLimits.from_settings(settings)  # in memory, per process
     app.state.staff_login_limits = LoginLimits.from_settings(settings)  # likewise
+    # Delivery asks signatures through this before staff send a letter again (ConsentCheck).
+    app.state.consent_check = withdrawn_reason
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    _serve_docs(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    _health_route(app)
+    return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """The API docs from local files: no CDN, nothing leaves the machine."""
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -125,39 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
 
-    routers = (
-        cases_router,
-        recipients_router,
-        campaigns_router,
-        letters_router,
-        delivery_router,
-        post_router,
-        digests_router,
-        staff_router,
-        audit_router,
-        staff_pages,
-        campaigns_pages,
-        letters_pages,
-        delivery_pages,
-        task_pages,
-        batch_pages,
-        recipients_pages,
-        audit_pages,
-        people_pages,
-        signatures_router,
-        embed_api,
-        signatures_pages,
-        embed_pages,
-        responses_router,
-        dashboard_router,
-        responses_pages,
-    )
-    for router in routers:
-        app.include_router(router)
 
+def _health_route(app: FastAPI) -> None:
     @app.get("/api/v1/health", tags=["service"], summary="Liveness and database check")
     async def health(session: SessionDep) -> dict[str, str]:
         await session.execute(text("SELECT 1"))
         return {"status": "ok"}
-
-    return app

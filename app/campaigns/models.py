@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.states import Machine
 
 
 class CampaignStatus(StrEnum):
@@ -31,6 +32,7 @@ TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     CampaignStatus.paused: frozenset({CampaignStatus.open, CampaignStatus.closed}),
     CampaignStatus.closed: frozenset(),
 }
+MACHINE: Machine[CampaignStatus] = Machine("a campaign", TRANSITIONS)
 
 
 class Campaign(Base):

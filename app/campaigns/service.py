@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
 from app.campaigns.models import (
-    TRANSITIONS,
+    MACHINE,
     Campaign,
     CampaignCase,
     CampaignEvent,
@@ -44,10 +44,6 @@ _EDITABLE_IN = {CampaignStatus.draft, CampaignStatus.paused}
 
 class CampaignClosed(Conflict):
     kind = "CampaignClosed"
-
-
-class IllegalTransition(Conflict):
-    kind = "IllegalTransition"
 
 
 async def get_campaign(session: AsyncSession, *, slug: str) -> Campaign:
@@ -106,7 +102,7 @@ def to_read(campaign: Campaign) -> CampaignRead:
         pacing=Pacing.model_validate(campaign.pacing),
         status=campaign.status,
         status_changed_at=campaign.status_changed_at,
-        allowed_transitions=sorted(TRANSITIONS[campaign.status]),
+        allowed_transitions=sorted(MACHINE.allowed(campaign.status)),
         test_mode=campaign.test_mode,
         test_address=campaign.test_address,
         created_by=campaign.created_by,
@@ -265,18 +261,8 @@ async def _check_can_open(
         raise Conflict("the campaign cannot open: " + "; ".join(problems))
 
 
-async def update_campaign(
-    session: AsyncSession,
-    *,
-    campaign: Campaign,
-    changes: CampaignUpdate,
-    actor: StaffUser,
-    library: TemplateLibrary,
-) -> Campaign:
-    """Edit a draft or paused campaign, and/or move it along its status machine."""
-    values = changes.model_dump(exclude_unset=True)
-    new_status = values.pop("status", None)
-    note = values.pop("status_note", None)
+def _check_editable(campaign: Campaign, values: dict[str, Any]) -> None:
+    """Refuse edits a campaign's status does not allow, and empty required fields."""
     if campaign.status is CampaignStatus.closed:
         raise CampaignClosed(f"campaign {campaign.slug!r} is closed")
     if values and campaign.status not in _EDITABLE_IN:
@@ -286,21 +272,19 @@ async def update_campaign(
     for required in ("title", "template", "mode", "channel_preference", "pacing", "targets"):
         if required in values and values[required] is None:
             raise InvalidInput(f"{required} cannot be empty")
-    before = _snapshot(campaign)
-    await _check_references(
-        session,
-        cases=changes.cases,
-        targets=changes.targets,
-        overrides=changes.channel_overrides,
-        template=changes.template,
-        library=library,
-    )
+
+
+# Fields copied as they come, by their name in the request and their column.
+_PLAIN_FIELDS = {"title": "title", "description": "description", "template": "template_name"}
+
+
+def _apply_fields(campaign: Campaign, changes: CampaignUpdate, values: dict[str, Any]) -> None:
+    """Copy the fields the request set onto the campaign (cases and targets included)."""
     if changes.cases is not None:
         _apply_cases(campaign, changes.cases)
     if changes.targets is not None:
         _apply_targets(campaign, changes.targets)
-    simple = {"title": "title", "description": "description", "template": "template_name"}
-    for field, column in simple.items():
+    for field, column in _PLAIN_FIELDS.items():
         if field in values:
             setattr(campaign, column, values[field])
     if changes.mode is not None:
@@ -317,22 +301,60 @@ async def update_campaign(
         campaign.test_mode = bool(values["test_mode"])
     if "test_address" in values:
         campaign.test_address = str(values["test_address"]) if values["test_address"] else None
-    await session.flush()
 
+
+async def _move(
+    session: AsyncSession,
+    campaign: Campaign,
+    target: CampaignStatus,
+    *,
+    actor: StaffUser,
+    note: str | None,
+    library: TemplateLibrary,
+) -> None:
+    """Move the campaign along its machine (opening only if it can), and log the move."""
+    allowed = ", ".join(sorted(MACHINE.allowed(campaign.status))) or "none"
+    MACHINE.check(
+        campaign.status,
+        target,
+        what=f"a {campaign.status.value} campaign cannot become {target.value} "
+        f"(allowed: {allowed})",
+    )
+    if target is CampaignStatus.open:
+        await _check_can_open(session, campaign, library)
+    previous = campaign.status
+    campaign.status = target
+    campaign.status_changed_at = utcnow()
+    _record_status(session, campaign, actor=actor, from_status=previous, note=note)
+
+
+async def update_campaign(
+    session: AsyncSession,
+    *,
+    campaign: Campaign,
+    changes: CampaignUpdate,
+    actor: StaffUser,
+    library: TemplateLibrary,
+) -> Campaign:
+    """Edit a draft or paused campaign, and/or move it along its status machine."""
+    values = changes.model_dump(exclude_unset=True)
+    new_status = values.pop("status", None)
+    note = values.pop("status_note", None)
+    _check_editable(campaign, values)
+    before = _snapshot(campaign)
+    await _check_references(
+        session,
+        cases=changes.cases,
+        targets=changes.targets,
+        overrides=changes.channel_overrides,
+        template=changes.template,
+        library=library,
+    )
+    _apply_fields(campaign, changes, values)
+    await session.flush()
     if new_status is not None and new_status != campaign.status:
         target = CampaignStatus(new_status)
-        if target not in TRANSITIONS[campaign.status]:
-            raise IllegalTransition(
-                f"a {campaign.status.value} campaign cannot become {target.value} "
-                f"(allowed: {', '.join(sorted(TRANSITIONS[campaign.status])) or 'none'})"
-            )
-        if target is CampaignStatus.open:
-            await _check_can_open(session, campaign, library)
-        previous = campaign.status
-        campaign.status = target
-        campaign.status_changed_at = utcnow()
-        _record_status(session, campaign, actor=actor, from_status=previous, note=note)
-
+        await _move(session, campaign, target, actor=actor, note=note, library=library)
     audit.record_change(
         session,
         actor=actor,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.campaigns import service
-from app.campaigns.models import TRANSITIONS, Campaign, CampaignStatus
+from app.campaigns.models import MACHINE, Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignUpdate, Pacing
 from app.dashboard import figures
 from app.db import SessionDep, utcnow
@@ -44,7 +44,7 @@ def actions_for(campaign: Campaign) -> list[str]:
     return [
         name
         for name, (to, sources) in ACTIONS.items()
-        if campaign.status in sources and to in TRANSITIONS[campaign.status]
+        if campaign.status in sources and MACHINE.allows(campaign.status, to)
     ]
 
 

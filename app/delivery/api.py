@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,16 @@ BATCH_CSV = file_response("text/csv", "letter, office, country, pages")
 DELIVERIES_CSV = file_response("text/csv", "One delivery a row, as the delivery log shows it")
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"], responses=ERROR_RESPONSES)
+
+
+def consent_check(request: Request) -> service.ConsentCheck:
+    """Whether a letter's supporter still consents: the signatures domain's answer, which the
+    composition root (app.main) puts on the app, so that delivery never reads signatures."""
+    check: service.ConsentCheck = request.app.state.consent_check
+    return check
+
+
+ConsentDep = Annotated[service.ConsentCheck, Depends(consent_check)]
 
 
 @router.post(
@@ -148,10 +158,12 @@ async def get_delivery(session: SessionDep, _user: CurrentStaff, delivery_id: Id
     summary="Retry, cancel, or mark a manual task done or skipped (campaigner, admin)",
 )
 async def act_on_delivery(
-    session: SessionDep, user: Editor, delivery_id: Id, action: DeliveryAction
+    session: SessionDep, user: Editor, consent: ConsentDep, delivery_id: Id, action: DeliveryAction
 ) -> DeliveryDetail:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
-    await service.act(session, delivery, action.to, actor=user.email, note=action.note)
+    await service.act(
+        session, delivery, action.to, actor=user.email, note=action.note, consent=consent
+    )
     await session.flush()
     return await _detail(session, delivery)
 

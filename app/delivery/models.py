@@ -16,6 +16,7 @@ from sqlalchemy.sql.expression import false
 
 from app.db import Base, UTCDateTime, utcnow
 from app.recipients.channels import ChannelKind
+from app.states import Machine
 
 
 class DeliveryStatus(StrEnum):
@@ -62,6 +63,10 @@ TRANSITIONS: dict[ChannelKind, dict[DeliveryStatus, frozenset[DeliveryStatus]]] 
         S.done: frozenset(),
         S.skipped: frozenset({S.open}),
     },
+}
+# Each channel's machine over those moves: `MACHINES[channel].check(start, to)` refuses the rest.
+MACHINES: dict[ChannelKind, Machine[DeliveryStatus]] = {
+    channel: Machine(f"a {channel.value} delivery", moves) for channel, moves in TRANSITIONS.items()
 }
 INITIAL: dict[ChannelKind, DeliveryStatus] = {
     ChannelKind.email: S.queued,

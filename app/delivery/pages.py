@@ -19,7 +19,8 @@ from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign
 from app.db import SessionDep
 from app.delivery import records, service
-from app.delivery.models import TRANSITIONS, Delivery, DeliveryStatus
+from app.delivery.api import ConsentDep
+from app.delivery.models import MACHINES, Delivery, DeliveryStatus
 from app.errors import AppError, InvalidInput
 from app.letters import service as letters_service
 from app.params import Id
@@ -46,7 +47,7 @@ ACTION_LABELS = {
 
 def staff_actions(delivery: Delivery, *, consent_withdrawn: bool) -> list[tuple[str, str]]:
     """(status, label) of what staff may do to this delivery now."""
-    allowed = TRANSITIONS[delivery.channel].get(delivery.status, frozenset())
+    allowed = MACHINES[delivery.channel].allowed(delivery.status)
     if consent_withdrawn:
         allowed = allowed - service.SENDS_AGAIN
     return [(s.value, label) for s, label in ACTION_LABELS.items() if s in allowed]
@@ -147,12 +148,13 @@ async def _delivery_page(
     session: SessionDep,
     staff: StaffContext,
     delivery: Delivery,
+    consent: service.ConsentCheck,
     *,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     letter = await letters_service.get_letter(session, letter_id=delivery.letter_id)
-    withdrawn = await service.consent_withdrawn(session, delivery=delivery)
+    withdrawn = await consent(session, delivery.letter_id)
     context: dict[str, object] = {
         **staff.page(),
         "section": "campaigns",
@@ -178,10 +180,10 @@ async def _campaign_slug(session: SessionDep, campaign_id: int) -> str:
 
 @router.get("/deliveries/{delivery_id:int}", response_class=HTMLResponse)
 async def delivery_page(
-    request: Request, session: SessionDep, staff: StaffPage, delivery_id: Id
+    request: Request, session: SessionDep, staff: StaffPage, consent: ConsentDep, delivery_id: Id
 ) -> Response:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
-    return await _delivery_page(request, session, staff, delivery)
+    return await _delivery_page(request, session, staff, delivery, consent)
 
 
 @router.post("/deliveries/{delivery_id:int}/action", response_class=HTMLResponse)
@@ -189,6 +191,7 @@ async def act(
     request: Request,
     session: SessionDep,
     staff: EditorForm,
+    consent: ConsentDep,
     delivery_id: Id,
     to: Annotated[DeliveryStatus, Form()],
     note: Annotated[str, Form(max_length=1000)] = "",
@@ -196,10 +199,17 @@ async def act(
 ) -> Response:
     delivery = await service.get_delivery(session, delivery_id=delivery_id)
     try:
-        await service.act(session, delivery, to, actor=staff.user.email, note=note.strip() or None)
+        await service.act(
+            session,
+            delivery,
+            to,
+            actor=staff.user.email,
+            note=note.strip() or None,
+            consent=consent,
+        )
     except AppError as exc:
         return await _delivery_page(
-            request, session, staff, delivery, error=exc.detail, status=exc.status
+            request, session, staff, delivery, consent, error=exc.detail, status=exc.status
         )
     target = back if back.startswith("/staff/") and not back.startswith("//") else ""
     return RedirectResponse(target or f"/staff/deliveries/{delivery_id}", status_code=303)

@@ -1,31 +1,38 @@
-"""Queue rules: deliveries for new letters, transitions that follow the state machines."""
+"""Queue rules: deliveries for new letters, transitions that follow the state machines.
+
+Every change is checked against its channel's machine (`models.MACHINES`) and logged through the
+one event writer (`queue.events`). Other domains change a delivery only through the named
+actions here: `transition`, `note`, `mark_bounced` (the inbound pipeline), `act` (staff, who
+may not send again a letter whose supporter withdrew: the `ConsentCheck` handed in says so).
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.delivery.models import INITIAL, TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
+from app.delivery.models import INITIAL, MACHINES, Delivery, DeliveryEvent, DeliveryStatus
+from app.delivery.queue import events
 from app.errors import Conflict, NotFound
-from app.letters.models import Letter
 from app.letters.service import StoredLetter
 from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_address, channel_problem
 from app.recipients.models import Recipient
-from app.signatures.models import Signature, SignatureStatus
+from app.states import IllegalTransition
+
+# Why a letter's supporter no longer consents to it being sent (None: nothing stops it), asked
+# of the letter's id. The signatures domain answers it; the composition root (app.main) hands
+# it to the routes, so that delivery never reads signatures itself.
+ConsentCheck = Callable[[AsyncSession, int], Awaitable[str | None]]
 
 
 class ConsentWithdrawn(Conflict):
     """A letter whose supporter took their consent back: staff cannot send it after all."""
-
-
-class IllegalTransition(Conflict):
-    kind = "IllegalTransition"
 
 
 async def queue(session: AsyncSession, letters: Sequence[StoredLetter], *, actor: str) -> int:
@@ -52,27 +59,31 @@ async def queue(session: AsyncSession, letters: Sequence[StoredLetter], *, actor
     result = await connection.execute(
         insert(Delivery).returning(Delivery.id, Delivery.status), rows
     )
-    events = [
-        {
-            "delivery_id": delivery_id,
-            "at": now,
-            "from_status": None,
-            "to_status": status.value if isinstance(status, DeliveryStatus) else str(status),
-            "attempt": 0,
-            "actor": actor,
-        }
+    logged = [
+        events.Event(
+            delivery_id=delivery_id,
+            at=now,
+            from_status=None,
+            to_status=DeliveryStatus(status),
+            attempt=0,
+            code=None,
+            detail=None,
+            actor=actor,
+        )
         for delivery_id, status in result.all()
     ]
-    await connection.execute(insert(DeliveryEvent), events)
-    return len(events)
+    await events.add_all(connection, logged)
+    return len(logged)
 
 
 def check(channel: ChannelKind, start: DeliveryStatus, to: DeliveryStatus) -> None:
     """Refuse a move that `channel`'s state machine does not allow."""
-    if to not in TRANSITIONS[channel].get(start, frozenset()):
-        raise IllegalTransition(
-            f"a {channel.value} delivery cannot go from {start.value} to {to.value}"
-        )
+    MACHINES[channel].check(start, to)
+
+
+def allows(delivery: Delivery, to: DeliveryStatus) -> bool:
+    """Whether `delivery`'s channel lets it move from where it is now to `to`."""
+    return MACHINES[delivery.channel].allows(delivery.status, to)
 
 
 def transition(
@@ -87,17 +98,18 @@ def transition(
 ) -> None:
     """Move `delivery` to `to` if its channel's machine allows it, and log the event."""
     check(delivery.channel, delivery.status, to)
-    session.add(
-        DeliveryEvent(
+    events.add(
+        session,
+        events.Event(
             delivery_id=delivery.id,
             at=now or utcnow(),
-            from_status=delivery.status.value,
-            to_status=to.value,
+            from_status=delivery.status,
+            to_status=to,
             attempt=delivery.attempts,
             code=code,
             detail=detail,
             actor=actor,
-        )
+        ),
     )
     delivery.status = to
     delivery.status_changed_at = now or utcnow()
@@ -138,32 +150,20 @@ STAFF_MOVES = frozenset(
 SENDS_AGAIN = frozenset({DeliveryStatus.queued, DeliveryStatus.open})
 
 
-async def consent_withdrawn(session: AsyncSession, *, delivery: Delivery) -> str | None:
-    """Why `delivery`'s letter must never go out (its supporter withdrew or erased), or None."""
-    row = (
-        await session.execute(
-            select(Signature.status, Signature.erased_at)
-            .join(Letter, Letter.signature_id == Signature.id)
-            .where(Letter.id == delivery.letter_id)
-        )
-    ).first()
-    if row is None:  # a digest or a staff-made letter: no one supporter's consent to check
-        return None
-    status, erased_at = row
-    if erased_at is not None:
-        return "the supporter erased their data; consent withdrawn is final, so it is never sent"
-    if status is SignatureStatus.withdrawn:
-        return "the supporter withdrew their signature; consent withdrawn is final"
-    return None
-
-
 async def act(
-    session: AsyncSession, delivery: Delivery, to: DeliveryStatus, *, actor: str, note: str | None
+    session: AsyncSession,
+    delivery: Delivery,
+    to: DeliveryStatus,
+    *,
+    actor: str,
+    note: str | None,
+    consent: ConsentCheck,
 ) -> None:
-    """A staff action on one delivery, within its channel's state machine."""
+    """A staff action on one delivery, within its channel's state machine; `consent` says
+    whether its supporter still consents, for a move that would send the letter again."""
     if to not in STAFF_MOVES:
         raise IllegalTransition(f"staff cannot move a delivery to {to.value}; workers do that")
-    if to in SENDS_AGAIN and (reason := await consent_withdrawn(session, delivery=delivery)):
+    if to in SENDS_AGAIN and (reason := await consent(session, delivery.letter_id)):
         raise ConsentWithdrawn(f"this letter cannot be sent again: {reason}")
     transition(session, delivery, to, actor=actor, detail=note or "by staff")
     if to is DeliveryStatus.queued:
@@ -173,16 +173,39 @@ async def act(
 
 def note(session: AsyncSession, delivery: Delivery, *, actor: str, detail: str) -> None:
     """Log something that happened to a delivery without changing its status."""
-    session.add(
-        DeliveryEvent(
+    events.add(
+        session,
+        events.Event(
             delivery_id=delivery.id,
-            from_status=delivery.status.value,
-            to_status=delivery.status.value,
+            at=utcnow(),
+            from_status=delivery.status,
+            to_status=delivery.status,
             attempt=delivery.attempts,
+            code=None,
             detail=detail,
             actor=actor,
-        )
+        ),
     )
+
+
+def mark_bounced(
+    session: AsyncSession, delivery: Delivery, *, code: int | None, detail: str, actor: str
+) -> bool:
+    """The office's server refused the letter for good: `bounced`, the answer kept as its last
+    error, if its channel allows that now; else only noted on its timeline (a bounce arriving
+    for a delivery already bounced, or queued again since). True if it moved."""
+    if not allows(delivery, DeliveryStatus.bounced):
+        note(
+            session,
+            delivery,
+            actor=actor,
+            detail=f"{detail} (delivery was {delivery.status.value})",
+        )
+        return False
+    transition(session, delivery, DeliveryStatus.bounced, actor=actor, code=code, detail=detail)
+    delivery.last_error_code = code
+    delivery.last_error = detail
+    return True
 
 
 async def retarget(session: AsyncSession, *, recipient: Recipient, actor: str) -> tuple[int, int]:

@@ -3,6 +3,8 @@
 A letter can travel by e-mail, by post or through a web form (which needs a person to submit
 it). Phone numbers are kept for follow-up but carry no letter. The report is from 2017, so every
 holder it names is stale until staff verify it; a stale holder means letters address the office.
+An e-mail address whose letters keep bouncing for good is marked suspect here (`mark_suspect`,
+called by the inbound pipeline), and the report warns of it until staff change the address.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient, RecipientChannel
 
@@ -165,4 +171,34 @@ def directory_health(
         checked_at=now,
         holder_max_age_days=max_age_days,
         offices=[office_health(r, today=today, max_age_days=max_age_days) for r in recipients],
+    )
+
+
+async def trusted_email_channel(
+    session: AsyncSession, *, recipient_id: str, address: str
+) -> RecipientChannel | None:
+    """The office's e-mail channel at `address` (any case), if it is not suspect already."""
+    channel = await session.scalar(
+        select(RecipientChannel).where(
+            RecipientChannel.recipient_id == recipient_id,
+            RecipientChannel.kind == ChannelKind.email,
+            func.lower(RecipientChannel.value) == address.lower(),
+        )
+    )
+    return channel if channel is not None and channel.suspect_since is None else None
+
+
+def mark_suspect(
+    session: AsyncSession, channel: RecipientChannel, *, reason: str, actor: str, now: datetime
+) -> None:
+    """Mark `channel` suspect since `now` for `reason` (cut to its column), and audit it."""
+    channel.suspect_since = now
+    channel.suspect_reason = reason[:300]
+    audit.record(
+        session,
+        actor=actor,
+        action="recipient.channel.suspect",
+        entity_type="recipient",
+        entity_id=channel.recipient_id,
+        after={"channel_id": channel.id, "suspect_reason": channel.suspect_reason},
     )

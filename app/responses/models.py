@@ -18,6 +18,7 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.states import Machine
 
 
 class InboundStatus(StrEnum):
@@ -51,6 +52,7 @@ INBOUND_TRANSITIONS: dict[InboundStatus, frozenset[InboundStatus]] = {
     InboundStatus.matched: frozenset(),
     InboundStatus.failed: frozenset(),
 }
+INBOUND_MACHINE: Machine[InboundStatus] = Machine("an inbound message", INBOUND_TRANSITIONS)
 
 
 class ResponseKind(StrEnum):

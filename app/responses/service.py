@@ -15,6 +15,9 @@ again when it arrives again (the same bytes are stored once) or by hand. `proces
 - a reply becomes a response (unclassified, with a suggested kind for staff to confirm),
   linked to the letter, office, case and campaign;
 - anything that matches no delivery waits in the review inbox (`unmatched`).
+
+Applying a matched message to its letter is `applying`'s; the review inbox (matching by hand,
+ignoring, listing) is here.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -31,33 +34,23 @@ from app.audit import service as audit
 from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
-from app.delivery import service as delivery_service
-from app.delivery.models import TRANSITIONS, Delivery, DeliveryStatus
-from app.errors import Conflict, NotFound
+from app.delivery.models import Delivery
+from app.errors import NotFound
 from app.letters.models import Letter
-from app.recipients.channels import ChannelKind
-from app.recipients.models import RecipientChannel
 from app.responses import matching, mime, parsing
-from app.responses.bounces import Bounce, DsnRecipient
+from app.responses.applying import apply, clip, describe, record_bounce_fields
 from app.responses.limits import Unparseable
 from app.responses.models import (
-    INBOUND_TRANSITIONS,
+    INBOUND_MACHINE,
     InboundKind,
     InboundMessage,
     InboundStatus,
     Response,
-    ResponseKind,
-    ResponseMedium,
 )
 from app.responses.parsing import Parsed
-from app.responses.suggest import suggest_kind
+from app.signatures import bounces
 from app.staff.models import StaffUser
-
-PIPELINE = "inbound mail"  # the actor of what the pipeline does on its own
-
-
-class IllegalInboundMove(Conflict):
-    kind = "IllegalTransition"
+from app.states import IllegalTransition
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +58,6 @@ class Outcome:
     message: InboundMessage
     response: Response | None
     duplicate: bool
-
-
-def _clip(value: str | None, length: int) -> str | None:
-    return value[:length] if value else None
 
 
 async def store(
@@ -96,12 +85,12 @@ async def store(
         raw=raw[:max_bytes],
         size=max(size or 0, len(raw)),
         truncated=max(size or 0, len(raw)) > max_bytes,
-        envelope_to=_clip(envelope_to, 320),
-        message_id=_clip(
+        envelope_to=clip(envelope_to, 320),
+        message_id=clip(
             next(iter(mime.message_ids(mime.header(headers, "Message-ID"))), None), 500
         ),
-        from_address=_clip(sender.lower(), 320),
-        subject=_clip(mime.header(headers, "Subject"), 500),
+        from_address=clip(sender.lower(), 320),
+        subject=clip(mime.header(headers, "Subject"), 500),
         status=InboundStatus.received,
     )
     session.add(row)
@@ -110,10 +99,11 @@ async def store(
 
 
 def _move(message: InboundMessage, to: InboundStatus, *, now: datetime) -> None:
-    if to not in INBOUND_TRANSITIONS[message.status]:
-        raise IllegalInboundMove(
-            f"inbound message {message.id} is {message.status.value}: it cannot become {to.value}"
-        )
+    INBOUND_MACHINE.check(
+        message.status,
+        to,
+        what=f"inbound message {message.id} is {message.status.value}: it cannot become {to.value}",
+    )
     message.status, message.status_changed_at = to, now
 
 
@@ -141,12 +131,14 @@ async def process(session: AsyncSession, *, message: InboundMessage, settings: S
         secret=settings.token_secret,
         previous=settings.token_secret_previous,
     )
+    if match is None and await _confirmation_bounce(session, message, parsed, settings, now=now):
+        return Outcome(message, None, duplicate=False)
     if match is None:
         _move(message, InboundStatus.unmatched, now=now)
-        message.detail = f"{_describe(parsed)}; no delivery matched: waiting for review"
-        _record_bounce_fields(message, parsed, None)
+        message.detail = f"{describe(parsed)}; no delivery matched: waiting for review"
+        record_bounce_fields(message, parsed, None)
         return Outcome(message, None, duplicate=False)
-    response = await _apply(
+    response = await apply(
         session, message=message, parsed=parsed, delivery=match.delivery, settings=settings
     )
     message.matched_by = match.by
@@ -154,198 +146,39 @@ async def process(session: AsyncSession, *, message: InboundMessage, settings: S
     return Outcome(message, response, duplicate=False)
 
 
-def _describe(parsed: Parsed) -> str:
-    if parsed.bounce:
-        parts = [
-            f"{r.action} {r.status or '(no status)'} for {r.recipient}"
-            for r in parsed.bounce.recipients
-        ]
-        # A clear bounce can name no address we can read (a mailer daemon's bare notice).
-        return "bounce: " + "; ".join(parts) if parts else "bounce naming no recipient"
-    if parsed.kind is InboundKind.auto_reply:
-        return f"auto-reply ({parsed.auto_reason})"
-    return "reply"
-
-
-def _pick(bounce: Bounce, address: str | None) -> DsnRecipient | None:
-    """The DSN block about the delivery's address, else the first failure reported."""
-    wanted = (address or "").lower()
-    blocks = bounce.recipients
-    return next((r for r in blocks if wanted and r.recipient == wanted), None) or next(
-        iter(bounce.failures or blocks), None
-    )
-
-
-def _record_bounce_fields(
-    message: InboundMessage, parsed: Parsed, delivery: Delivery | None
-) -> DsnRecipient | None:
-    if parsed.bounce is None:
-        return None
-    block = _pick(parsed.bounce, delivery.address if delivery else None)
-    if block is not None:
-        message.dsn_recipient = _clip(block.recipient, 320)
-        message.dsn_status = block.status
-        message.hard_bounce = block.hard
-    return block
-
-
-async def _apply(
+async def _confirmation_bounce(
     session: AsyncSession,
-    *,
     message: InboundMessage,
     parsed: Parsed,
-    delivery: Delivery,
     settings: Settings,
-    actor: str = PIPELINE,
-) -> Response | None:
-    message.delivery_id = delivery.id
-    if parsed.bounce is not None:
-        block = _record_bounce_fields(message, parsed, delivery)
-        message.detail = _describe(parsed)
-        await _apply_bounce(session, message, delivery, block, settings=settings, actor=actor)
-        return None
-    letter = await session.get(Letter, delivery.letter_id)
-    if letter is None:  # a foreign key holds it: cannot happen
-        raise NotFound(f"delivery {delivery.id} has no letter")
-    auto = parsed.kind is InboundKind.auto_reply
-    response = Response(
-        campaign_id=letter.campaign_id,
-        recipient_id=delivery.recipient_id,
-        case_id=letter.case_id,
-        letter_id=letter.id,
-        delivery_id=delivery.id,
-        inbound_message_id=message.id,
-        medium=ResponseMedium.email,
-        kind=ResponseKind.auto_reply if auto else ResponseKind.unclassified,
-        suggested_kind=ResponseKind.auto_reply if auto else suggest_kind(parsed.excerpt),
-        received_at=parsed.date or message.received_at,
-        from_name=_clip(parsed.from_name, 300),
-        from_address=_clip(parsed.from_address, 320),
-        subject=_clip(parsed.subject, 500),
-        excerpt=parsed.excerpt,
-        recorded_by=actor,
-    )
-    session.add(response)
-    await session.flush()
-    what = "auto-reply" if auto else "reply"
-    message.detail = _describe(parsed) + f": response {response.id}"
-    delivery_service.note(
-        session,
-        delivery,
-        actor=actor,
-        detail=f"{what} received from {parsed.from_address or 'unknown sender'} "
-        f"(inbound message {message.id}, response {response.id})",
-    )
-    return response
-
-
-async def _apply_bounce(
-    session: AsyncSession,
-    message: InboundMessage,
-    delivery: Delivery,
-    block: DsnRecipient | None,
     *,
-    settings: Settings,
-    actor: str,
-) -> None:
-    source = f"inbound message {message.id}"
-    if block is None:
-        delivery_service.note(
-            session, delivery, actor=actor, detail=f"bounce ({source}) names no recipient"
-        )
-        return
-    said = f"{block.status or 'no status'} for {block.recipient}" + (
-        f": {block.diagnostic}" if block.diagnostic else ""
-    )
-    if block.action == "delivered" and _allowed(delivery, DeliveryStatus.delivered):
-        delivery_service.transition(
-            session,
-            delivery,
-            DeliveryStatus.delivered,
-            actor=actor,
-            detail=f"delivery reported ({source}): {said}",
-        )
-        return
-    if not block.hard:
-        what = block.action
-        if block.action == "failed":  # a 4.x.x the remote side gave up on: not the address
-            what = "gave up after temporary failures (not counted as a bounce)"
-        delivery_service.note(session, delivery, actor=actor, detail=f"{what} ({source}): {said}")
-        return
-    detail = f"bounced ({source}): {said}"
-    if _allowed(delivery, DeliveryStatus.bounced):
-        delivery_service.transition(
-            session,
-            delivery,
-            DeliveryStatus.bounced,
-            actor=actor,
-            code=block.smtp_code,
-            detail=detail,
-        )
-        delivery.last_error_code = block.smtp_code
-        delivery.last_error = detail
-    else:
-        delivery_service.note(
-            session,
-            delivery,
-            actor=actor,
-            detail=f"{detail} (delivery was {delivery.status.value})",
-        )
-    await session.flush()
-    await _maybe_suspect(session, delivery, block, settings=settings, actor=actor)
-
-
-def _allowed(delivery: Delivery, to: DeliveryStatus) -> bool:
-    return to in TRANSITIONS[delivery.channel].get(delivery.status, frozenset())
-
-
-async def _maybe_suspect(
-    session: AsyncSession,
-    delivery: Delivery,
-    block: DsnRecipient,
-    *,
-    settings: Settings,
-    actor: str,
-) -> None:
-    """Mark the office's e-mail channel suspect once enough of its letters bounced for good.
-
-    Only bounces from the office's own address count: a rehearsal's bounces come from the
-    staff test address, and a forwarding address's bounces name the forward."""
-    address = block.recipient
-    if delivery.channel is not ChannelKind.email or address != (delivery.address or "").lower():
-        return
-    channel = await session.scalar(
-        select(RecipientChannel).where(
-            RecipientChannel.recipient_id == delivery.recipient_id,
-            RecipientChannel.kind == ChannelKind.email,
-            func.lower(RecipientChannel.value) == address,
-        )
-    )
-    if channel is None or channel.suspect_since is not None:
-        return
-    bounced = await session.scalar(
-        select(func.count(distinct(InboundMessage.delivery_id)))
-        .join(Delivery, Delivery.id == InboundMessage.delivery_id)
-        .where(
-            Delivery.recipient_id == delivery.recipient_id,
-            InboundMessage.hard_bounce.is_(True),
-            func.lower(InboundMessage.dsn_recipient) == address,
-        )
-    )
-    if (bounced or 0) < settings.hard_bounces_before_suspect:
-        return
-    channel.suspect_since = utcnow()
-    channel.suspect_reason = (
-        f"{bounced} letters bounced for good at {address} (last: {block.status or 'no status'})"
-    )[:300]
-    audit.record(
+    now: datetime,
+) -> bool:
+    """A bounce of a supporter's confirmation mail, recorded on its signature; False if the
+    message is not one."""
+    mail = await matching.find_confirmation_mail(
         session,
-        actor=actor,
-        action="recipient.channel.suspect",
-        entity_type="recipient",
-        entity_id=delivery.recipient_id,
-        after={"channel_id": channel.id, "suspect_reason": channel.suspect_reason},
+        parsed,
+        envelope_to=message.envelope_to,
+        secret=settings.token_secret,
+        previous=settings.token_secret_previous,
     )
+    if mail is None:
+        return False
+    block = record_bounce_fields(message, parsed, None)
+    bounces.record_bounce(
+        session,
+        mail.signature,
+        number=mail.number,
+        hard=block is not None and block.hard,
+        status=block.status if block else None,
+        source=f"inbound message {message.id}",
+        now=now,
+    )
+    message.detail = f"bounce of confirmation mail {mail.number} of signature {mail.signature.id}"
+    message.matched_by = mail.by
+    _move(message, InboundStatus.matched, now=now)
+    return True
 
 
 # --- the review inbox -----------------------------------------------------------------------
@@ -368,12 +201,12 @@ async def match_by_hand(
 ) -> Outcome:
     """Staff say which delivery an unmatched message is about; it is then applied as usual."""
     if message.status is not InboundStatus.unmatched:
-        raise IllegalInboundMove(
+        raise IllegalTransition(
             f"inbound message {message.id} is {message.status.value}; only an unmatched one "
             "can be matched by hand"
         )
     parsed = parsing.parse(message.raw)
-    response = await _apply(
+    response = await apply(
         session,
         message=message,
         parsed=parsed,

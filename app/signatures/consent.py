@@ -7,13 +7,20 @@ Each language has its own versions, `<version>.<language>` (English keeps the ba
 the text is legal wording, so it lives here, reviewed and versioned, not in the message
 catalogues a translator may edit. A corrected translation is a new version too. The version a
 signature records therefore also says which language its supporter signed in.
+
+Consent withdrawn is final: `withdrawn_reason` says why a letter must never go out, and the
+composition root (app.main) hands it to delivery, whose staff actions would otherwise send it.
 """
 
 from __future__ import annotations
 
 from babel import Locale
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput
+from app.letters.models import Letter
+from app.signatures.models import Signature, SignatureStatus
 
 STATEMENTS: dict[str, str] = {
     "2026-1": (
@@ -66,3 +73,24 @@ def statement(version: str, *, organisation: str, days: int) -> str:
     units = _DAY_UNITS.get(language, {})
     unit = units.get(Locale.parse(language).plural_form(days), "") if units else ""
     return template.format(organisation=organisation, days=days, days_unit=unit)
+
+
+async def withdrawn_reason(session: AsyncSession, letter_id: int) -> str | None:
+    """Why the letter `letter_id` must never go out (its supporter withdrew or erased), or None.
+
+    Matches `delivery.service.ConsentCheck`."""
+    row = (
+        await session.execute(
+            select(Signature.status, Signature.erased_at)
+            .join(Letter, Letter.signature_id == Signature.id)
+            .where(Letter.id == letter_id)
+        )
+    ).first()
+    if row is None:  # a digest or a staff-made letter: no one supporter's consent to check
+        return None
+    status, erased_at = row
+    if erased_at is not None:
+        return "the supporter erased their data; consent withdrawn is final, so it is never sent"
+    if status is SignatureStatus.withdrawn:
+        return "the supporter withdrew their signature; consent withdrawn is final"
+    return None

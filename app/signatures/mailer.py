@@ -8,14 +8,20 @@ still holds the lease. At most two mails per signature (the second a reminder af
 address whatever it signed: a stranger's address cannot be mail-bombed through our form. The
 same round purges signatures never confirmed. A mail is written in the language the supporter
 signed in (the language of the consent statement they accepted), and its links keep it.
+The failures follow the policy of every mail we send (`app/delivery/email/policy.py`): sends
+end before the lease does, the rest handed back unspent; a temporary failure waits on the retry
+schedule and is given up after `retry_give_up_days`; a refused login or broken TLS pauses the
+e-mail channel, and nothing is claimed while it is paused; and each mail carries a bounce token
+(`app/signatures/bounces.py`) in its envelope sender and Message-ID.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
+import random
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.errors import MessageError
@@ -24,22 +30,31 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
-from app.delivery.email import Outgoing, SendError, Transport
-from app.signatures import consent, service
-from app.signatures.models import Signature, SignatureStatus, Supporter, TokenPurpose
+from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, policy
+from app.signatures import bounces, consent, service
+from app.signatures.bounces import MailRef
+from app.signatures.models import (
+    Signature,
+    SignatureEvent,
+    SignatureStatus,
+    Supporter,
+    TokenPurpose,
+)
 from app.web import i18n
 from app.web.pages import templates
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_TEMPORARY_FAILURE = timedelta(minutes=10)
 # The pages' templates and translations, without HTML escaping: these mails are plain text.
 _MAIL_TEMPLATES = templates.env.overlay(autoescape=False)
+# How a temporary failure's event starts: the history is where the failed attempts are counted.
+DELAYED = "confirmation mail delayed"
+_RNG = random.Random()  # noqa: S311 - jitter, not security
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +73,11 @@ def confirmation_message(
     reminder: bool,
     expires_at: datetime,
     settings: Settings,
+    mail: MailRef,
     language: str = i18n.SOURCE,
 ) -> Outgoing:
-    """The confirmation (or reminder) e-mail in `language`; header values are checked by the
-    SMTP policy."""
+    """The confirmation (or reminder) e-mail in `language`, carrying `mail`'s bounce token;
+    header values are checked by the SMTP policy."""
     template = _MAIL_TEMPLATES.get_template("public/mail/confirmation.txt")
     with i18n.using(language):
         module = template.make_module(
@@ -75,7 +91,7 @@ def confirmation_message(
                 "organisation": settings.organisation_name,
             }
         )
-    domain = settings.mail_domain
+    domain, secret = settings.mail_domain, settings.token_secret
     message = EmailMessage(policy=SMTP)
     message["From"] = Address(
         display_name=settings.organisation_name,
@@ -84,10 +100,11 @@ def confirmation_message(
     message["To"] = Address(addr_spec=to_address)
     message["Subject"] = str(getattr(module, "subject", "")).strip()
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = f"<confirm-{secrets.token_hex(12)}@{domain}>"
+    message["Message-ID"] = bounces.message_id(mail, secret=secret, domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(str(module).strip() + "\n")
-    return Outgoing(message, f"{settings.campaign_mailbox}@{domain}", to_address)
+    envelope_from = bounces.envelope_sender(mail, secret=secret, domain=domain)
+    return Outgoing(message, envelope_from, to_address)
 
 
 def mailer_name() -> str:
@@ -102,6 +119,7 @@ async def run_mail_round(
     now: datetime,
     limit: int = 50,
     owner: str | None = None,
+    rng: random.Random = _RNG,
 ) -> int:
     """Purge expired signatures, then claim, send and record due confirmation mails; returns
     how many mails were tried."""
@@ -110,14 +128,17 @@ async def run_mail_round(
         purged = await service.purge_expired(session, now)
     if purged:
         log.info("purged %d unconfirmed signatures past expiry", purged)
+    deadline = policy.deadline(settings)
     claimed = await _claim(sessionmaker, settings, now=now, limit=limit, owner=owner)
-    for item in claimed:
-        try:
-            answer = await transport.send(item.outgoing)
-        except SendError as exc:
-            await _record(sessionmaker, settings, item, owner, now=now, error=exc)
-        else:
-            await _record(sessionmaker, settings, item, owner, now=now, answer=answer)
+    outcomes = _Outcomes(sessionmaker, settings, owner=owner, now=now, rng=rng)
+    await policy.send_all(
+        claimed,
+        transport=transport,
+        deadline=deadline,
+        accepted=outcomes.accepted,
+        failed=outcomes.failed,
+        hand_back=outcomes.hand_back,
+    )
     return len(claimed)
 
 
@@ -129,43 +150,10 @@ async def _claim(
     limit: int,
     owner: str,
 ) -> list[ClaimedMail]:
-    due = and_(
-        Signature.status == SignatureStatus.pending,
-        Signature.mail_due_at <= now,
-        Signature.expires_at > now,
-        Signature.mails_sent < service.MAX_CONFIRMATION_MAILS,
-        or_(Signature.mail_lease_expires_at.is_(None), Signature.mail_lease_expires_at < now),
-    )
     async with sessionmaker() as session, session.begin():
-        ids = (
-            await session.scalars(
-                select(Signature.id)
-                .where(due)
-                .order_by(Signature.mail_due_at, Signature.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        if not ids:
-            return []
-        rows = (
-            await session.execute(
-                select(Signature, Campaign.title)
-                .join(Campaign, Campaign.id == Signature.campaign_id)
-                .where(Signature.id.in_(ids))
-                .order_by(Signature.id)
-            )
-        ).all()
-        supporter_ids = sorted({signature.supporter_id for signature, _ in rows})
-        supporters = {
-            s.id: s
-            for s in await session.scalars(
-                select(Supporter)
-                .where(Supporter.id.in_(supporter_ids))
-                .order_by(Supporter.id)
-                .with_for_update()  # the daily count is read and written here
-            )
-        }
+        if await policy.paused(session, now=now):
+            return []  # our settings are wrong: nothing goes until they are fixed
+        rows, supporters = await _due(session, now=now, limit=limit)
         claimed = []
         for signature, title in rows:
             supporter = supporters[signature.supporter_id]
@@ -176,34 +164,90 @@ async def _claim(
                 assert supporter.mail_window_start is not None
                 signature.mail_due_at = supporter.mail_window_start + timedelta(days=1)
                 continue
-            confirm = service.issue_token(session, signature, TokenPurpose.confirm, now=now)
-            status = service.issue_token(session, signature, TokenPurpose.status, now=now)
-            base = settings.public_url.rstrip("/")
-            language = consent.language_of(signature.consent_version)
-            language = language if language in i18n.LANGUAGES else i18n.SOURCE
-            lang = "" if language == i18n.SOURCE else f"?lang={language}"
-            try:
-                outgoing = confirmation_message(
-                    to_address=supporter.email,
-                    name=signature.name,
-                    campaign_title=title,
-                    confirm_url=f"{base}/confirm/{confirm}{lang}",
-                    status_url=f"{base}/s/{status}{lang}",
-                    reminder=signature.mails_sent > 0,
-                    expires_at=signature.expires_at,
-                    settings=settings,
-                    language=language,
-                )
-            except (ValueError, LookupError, MessageError) as exc:
-                # A header this mail cannot carry (a title stored before the API refused line
-                # breaks, an address the mail package rejects): this mail fails, the round goes on.
-                _unsendable(session, signature, exc, now=now)
+            outgoing = _written(session, signature, supporter.email, title, settings, now=now)
+            if outgoing is None:
                 continue
             supporter.mails_in_window += 1
             signature.mail_lease_owner = owner
             signature.mail_lease_expires_at = now + timedelta(seconds=settings.lease_seconds)
             claimed.append(ClaimedMail(signature.id, outgoing))
         return claimed
+
+
+async def _due(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> tuple[Sequence[Row[Signature, str]], dict[int, Supporter]]:
+    """Up to `limit` signatures whose mail is due, locked (on PostgreSQL, skipping those
+    another round has locked), with their campaign's title; and their supporters, locked."""
+    due = and_(
+        Signature.status == SignatureStatus.pending,
+        Signature.mail_due_at <= now,
+        Signature.expires_at > now,
+        Signature.mails_sent < service.MAX_CONFIRMATION_MAILS,
+        or_(Signature.mail_lease_expires_at.is_(None), Signature.mail_lease_expires_at < now),
+    )
+    ids = (
+        await session.scalars(
+            select(Signature.id)
+            .where(due)
+            .order_by(Signature.mail_due_at, Signature.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not ids:
+        return [], {}
+    rows = (
+        await session.execute(
+            select(Signature, Campaign.title)
+            .join(Campaign, Campaign.id == Signature.campaign_id)
+            .where(Signature.id.in_(ids))
+            .order_by(Signature.id)
+        )
+    ).all()
+    supporters = await session.scalars(
+        select(Supporter)
+        .where(Supporter.id.in_(sorted({signature.supporter_id for signature, _ in rows})))
+        .order_by(Supporter.id)
+        .with_for_update()  # the daily count is read and written here
+    )
+    return rows, {supporter.id: supporter for supporter in supporters}
+
+
+def _written(
+    session: AsyncSession,
+    signature: Signature,
+    address: str,
+    title: str,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> Outgoing | None:
+    """The mail now due for `signature`, with fresh links; None if it cannot be written."""
+    confirm = service.issue_token(session, signature, TokenPurpose.confirm, now=now)
+    status = service.issue_token(session, signature, TokenPurpose.status, now=now)
+    base = settings.public_url.rstrip("/")
+    language = consent.language_of(signature.consent_version)
+    language = language if language in i18n.LANGUAGES else i18n.SOURCE
+    lang = "" if language == i18n.SOURCE else f"?lang={language}"
+    try:
+        return confirmation_message(
+            to_address=address,
+            name=signature.name,
+            campaign_title=title,
+            confirm_url=f"{base}/confirm/{confirm}{lang}",
+            status_url=f"{base}/s/{status}{lang}",
+            reminder=signature.mails_sent > 0,
+            expires_at=signature.expires_at,
+            settings=settings,
+            mail=MailRef(signature.id, signature.mails_sent + 1),
+            language=language,
+        )
+    except (ValueError, LookupError, MessageError) as exc:
+        # A header this mail cannot carry (a title stored before the API refused line
+        # breaks, an address the mail package rejects): this mail fails, the round goes on.
+        _unsendable(session, signature, exc, now=now)
+        return None
 
 
 def _unsendable(
@@ -228,39 +272,125 @@ def _within_daily_cap(supporter: Supporter, settings: Settings, now: datetime) -
     return supporter.mails_in_window < settings.confirmation_mails_per_address_per_day
 
 
-async def _record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    item: ClaimedMail,
-    owner: str,
-    *,
-    now: datetime,
-    answer: str | None = None,
-    error: SendError | None = None,
-) -> None:
-    async with sessionmaker() as session, session.begin():
-        signature = await session.get(Signature, item.signature_id, with_for_update=True)
-        if signature is None or signature.mail_lease_owner != owner:
-            log.warning("signature %s: mail lease lost before recording", item.signature_id)
-            return
-        signature.mail_lease_owner = None
-        signature.mail_lease_expires_at = None
-        pending = signature.status is SignatureStatus.pending
-        if error is None:
+class _Outcomes:
+    """What a round records of each mail it claimed, in a transaction of its own, only while
+    it still holds the mail's lease."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        owner: str,
+        now: datetime,
+        rng: random.Random,
+    ) -> None:
+        self.sessionmaker, self.settings = sessionmaker, settings
+        self.owner, self.now, self.rng = owner, now, rng
+
+    async def accepted(self, item: ClaimedMail, answer: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            signature = await self._release(session, item)
+            if signature is None:
+                return
             signature.mails_sent += 1
-            signature.last_mail_at = now
+            signature.last_mail_at = self.now
             signature.last_mail_error = None
-            more = pending and signature.mails_sent < service.MAX_CONFIRMATION_MAILS
-            reminder = timedelta(hours=settings.confirmation_reminder_hours)
-            signature.mail_due_at = now + reminder if more else None
-            detail = f"confirmation mail {signature.mails_sent} sent: {answer}"
-        elif error.temporary:
-            signature.last_mail_error = error.detail
-            signature.mail_due_at = now + RETRY_AFTER_TEMPORARY_FAILURE if pending else None
-            detail = f"confirmation mail delayed ({error.code}): {error.detail}"
-        else:
+            more = _pending(signature) and signature.mails_sent < service.MAX_CONFIRMATION_MAILS
+            reminder = timedelta(hours=self.settings.confirmation_reminder_hours)
+            signature.mail_due_at = self.now + reminder if more else None
+            _note(
+                session,
+                signature,
+                f"confirmation mail {signature.mails_sent} sent: {answer}",
+                now=self.now,
+            )
+
+    async def failed(self, item: ClaimedMail, error: SendError) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            signature = await self._release(session, item)
+            if signature is None:
+                return
             signature.last_mail_error = error.detail
             signature.mail_due_at = None
-            detail = f"confirmation mail refused ({error.code}): {error.detail}"
-        status = signature.status.value
-        service.record(session, signature, from_status=status, to=status, now=now, detail=detail)
+            if not error.temporary:
+                detail = f"confirmation mail refused ({error.code}): {error.detail}"
+                _note(session, signature, detail, now=self.now)
+                return
+            failures, since = await _failures(session, signature, now=self.now)
+            when = policy.retry_at(
+                self.settings, attempt=failures + 1, failing_since=since, now=self.now, rng=self.rng
+            )
+            if when is None:
+                reason = (
+                    f"gave up after {failures + 1} attempts since "
+                    f"{since.isoformat(timespec='minutes')}: {error.detail}"
+                )
+                signature.last_mail_error = reason
+                _note(session, signature, f"confirmation mail not sent: {reason}", now=self.now)
+                return
+            signature.mail_due_at = when if _pending(signature) else None
+            detail = f"{DELAYED} ({error.code}); next attempt at {when.isoformat()}: {error.detail}"
+            _note(session, signature, detail, now=self.now)
+
+    async def hand_back(self, items: Sequence[ClaimedMail], fault: ChannelFault | None) -> None:
+        """Release `items` unsent, their attempts not counted (nor against the daily cap): to
+        go again now when the lease ran short, or when the e-mail channel's pause ends on a
+        channel fault, the pause written in the same transaction."""
+        until, detail = self.now, "the round's lease ran out before its turn"
+        async with self.sessionmaker() as session, session.begin():
+            if fault is not None:
+                until = policy.pause_ends(self.settings, now=self.now)
+                detail = f"e-mail channel paused: {fault.detail}"
+                await policy.pause(session, fault, until=until, now=self.now, actor=self.owner)
+            for item in items:
+                signature = await self._release(session, item)
+                if signature is None:
+                    continue
+                supporter = await session.get(
+                    Supporter, signature.supporter_id, with_for_update=True
+                )
+                if supporter is not None and supporter.mails_in_window > 0:
+                    supporter.mails_in_window -= 1
+                signature.mail_due_at = until if _pending(signature) else None
+                _note(
+                    session,
+                    signature,
+                    f"confirmation mail handed back, the attempt does not count: {detail}",
+                    now=self.now,
+                )
+
+    async def _release(self, session: AsyncSession, item: ClaimedMail) -> Signature | None:
+        """The signature, locked and its mail lease released, if this round still holds it."""
+        signature = await session.get(Signature, item.signature_id, with_for_update=True)
+        if signature is None or signature.mail_lease_owner != self.owner:
+            log.warning("signature %s: mail lease lost before recording", item.signature_id)
+            return None
+        signature.mail_lease_owner = None
+        signature.mail_lease_expires_at = None
+        return signature
+
+
+def _pending(signature: Signature) -> bool:
+    return signature.status is SignatureStatus.pending
+
+
+def _note(session: AsyncSession, signature: Signature, detail: str, *, now: datetime) -> None:
+    """A mail event in the signature's history (its status unchanged)."""
+    status = signature.status.value
+    service.record(session, signature, from_status=status, to=status, now=now, detail=detail)
+
+
+async def _failures(
+    session: AsyncSession, signature: Signature, *, now: datetime
+) -> tuple[int, datetime]:
+    """How many attempts at the mail now due failed temporarily before, and since when (`now`
+    if none did): counted in the signature's history since its last mail went."""
+    query = select(func.count(), func.min(SignatureEvent.at)).where(
+        SignatureEvent.signature_id == signature.id,
+        SignatureEvent.detail.startswith(DELAYED, autoescape=True),
+    )
+    if signature.last_mail_at is not None:
+        query = query.where(SignatureEvent.at > signature.last_mail_at)
+    count, first = (await session.execute(query)).one()
+    return int(count), first or now

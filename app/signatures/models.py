@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.states import Machine
 
 
 class SignatureStatus(StrEnum):
@@ -39,6 +40,7 @@ TRANSITIONS: dict[SignatureStatus, frozenset[SignatureStatus]] = {
     S.confirmed: frozenset({S.withdrawn}),
     S.withdrawn: frozenset(),
 }
+MACHINE: Machine[SignatureStatus] = Machine("a signature", TRANSITIONS)
 
 
 class TokenPurpose(StrEnum):

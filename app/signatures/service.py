@@ -27,7 +27,7 @@ from app.config import Settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.signatures import consent, storing, tokens
 from app.signatures.models import (
-    TRANSITIONS,
+    MACHINE,
     Signature,
     SignatureEvent,
     SignatureStatus,
@@ -48,10 +48,6 @@ class NotAccepting(Conflict):
 
 class LinkUsed(Conflict):
     kind = "LinkUsed"
-
-
-class IllegalTransition(Conflict):
-    kind = "IllegalTransition"
 
 
 class SigningCampaign(Protocol):
@@ -117,8 +113,9 @@ def record(
 def transition(
     session: AsyncSession, signature: Signature, to: SignatureStatus, *, now: datetime, detail: str
 ) -> None:
-    if to not in TRANSITIONS[signature.status]:
-        raise IllegalTransition(f"a {signature.status.value} signature cannot become {to.value}")
+    MACHINE.check(
+        signature.status, to, what=f"a {signature.status.value} signature cannot become {to.value}"
+    )
     previous = signature.status
     signature.status = to
     signature.status_changed_at = now
@@ -159,13 +156,7 @@ async def sign(
     A new signature is one statement on PostgreSQL, three on SQLite (`_store_new`): the
     supporter's insert-unless-present, the signature's (the unique campaign/supporter pair
     decides whether it is new, and the campaign must be open) and its event."""
-    if not accepting(campaign):
-        raise NotAccepting("this campaign is not collecting signatures")
-    if not data.consent:
-        raise InvalidInput("consent: the consent statement must be accepted")
-    if not consent.is_current(data.consent_version):
-        versions = ", ".join(repr(v) for v in consent.CURRENT_BY_LANGUAGE.values())
-        raise InvalidInput(f"consent_version: the current consent statements are {versions}")
+    _check_signable(campaign, data)
     note = _review_note(data)
     values: dict[str, Any] = {
         "campaign_id": campaign.id,
@@ -194,6 +185,25 @@ async def sign(
     )
     if signature is not None:
         return signature
+    return await _signed_before(session, campaign, key=key, now=now)
+
+
+def _check_signable(campaign: SigningCampaign, data: SignatureIn) -> None:
+    """Refuse a signature for a closed campaign, or without the current consent."""
+    if not accepting(campaign):
+        raise NotAccepting("this campaign is not collecting signatures")
+    if not data.consent:
+        raise InvalidInput("consent: the consent statement must be accepted")
+    if not consent.is_current(data.consent_version):
+        versions = ", ".join(repr(v) for v in consent.CURRENT_BY_LANGUAGE.values())
+        raise InvalidInput(f"consent_version: the current consent statements are {versions}")
+
+
+async def _signed_before(
+    session: AsyncSession, campaign: SigningCampaign, *, key: str, now: datetime
+) -> Signature:
+    """The address's signature when nothing new was stored (perhaps its reminder brought
+    forward), or why none can be."""
     # Nothing stored: the campaign stopped accepting just now, or the address had signed it.
     status = await session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
     if status is not CampaignStatus.open:

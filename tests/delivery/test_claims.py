@@ -11,7 +11,7 @@ from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.delivery.email import OutboxTransport
-from app.delivery.worker import Worker
+from app.delivery.email.round import EmailRound
 from tests.conftest import fresh_database, require_backend
 from tests.delivery.helpers import OFFICES, prepare_mailing, status_counts
 
@@ -35,7 +35,7 @@ async def test_workers_claiming_at_once_keep_each_office_within_its_hourly_cap(
         settings = Settings(database_url=url)
         sessionmaker = make_sessionmaker(engine)
         workers = [
-            Worker(sessionmaker, settings, OutboxTransport(tmp_path / "outbox"), name=f"w{i}")
+            EmailRound(sessionmaker, settings, OutboxTransport(tmp_path / "outbox"), name=f"w{i}")
             for i in range(4)
         ]
         try:

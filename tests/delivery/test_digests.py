@@ -20,13 +20,13 @@ from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import SmtpTransport
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.worker import Worker
 from app.digests import service as digests
 from app.digests.models import Cosigner
 from app.letters.models import Letter
 from app.letters.schemas import SenderIn
 from app.staff.models import Role
 from app.templating.kit import LetterKit
+from app.workers import build_worker
 from tests.delivery.test_worker import Sink, smtp, smtp_settings
 from tests.factories import bearer, make_staff
 
@@ -240,12 +240,14 @@ class TestTheWorker:
         config = smtp_settings(settings, port)
         kit = LetterKit.from_settings(config)
         transport = SmtpTransport(config)
-        early = Worker(sessionmaker, config, transport, kit=kit, name="w")
+        early = build_worker(sessionmaker, config, transport, kit=kit, name="w")
         await early.run_once()
         assert sink.messages == []  # the period has not ended: nothing made, nothing sent
 
         later = utcnow() + timedelta(hours=25)
-        worker = Worker(sessionmaker, config, transport, kit=kit, name="w", clock=lambda: later)
+        worker = build_worker(
+            sessionmaker, config, transport, kit=kit, name="w", clock=lambda: later
+        )
         try:
             await worker.run_once()
         finally:

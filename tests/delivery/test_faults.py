@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import Outgoing, SendError, SmtpTransport, build
+from app.delivery.email.round import EmailRound
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
 from tests.delivery.helpers import serving
@@ -245,7 +246,7 @@ class TestAFailureAfterAnUnknownOutcome:
             [delivery] = await _deliveries(session)
             delivery.next_attempt_at = utcnow()
             await session.commit()
-            crashed = Worker(sessionmaker, config, transport, name="crashed")
+            crashed = EmailRound(sessionmaker, config, transport, name="crashed")
             assert len(await crashed._claim(10)) == 1  # attempt 2: taken, then the worker dies
             [delivery] = await _deliveries(session)
             delivery.lease_expires_at = utcnow() - timedelta(seconds=1)

@@ -34,6 +34,7 @@ from app.delivery.post.provider import (
 )
 from app.delivery.post.round import run_postal_round
 from app.recipients.channels import ChannelKind
+from app.signatures import consent
 from app.staff.models import Role
 from app.templating.kit import LetterKit
 from app.workers import build_worker
@@ -589,7 +590,14 @@ class TestTracking:
         fake.track(str(old_reference), "Returned to Sender")
         await round_(due)
         delivery = await the_delivery(session)
-        await service.act(session, delivery, S.queued, actor="staff@test", note="address corrected")
+        await service.act(
+            session,
+            delivery,
+            S.queued,
+            actor="staff@test",
+            note="address corrected",
+            consent=consent.withdrawn_reason,
+        )
         await session.commit()
 
         await round_(due + timedelta(minutes=1))

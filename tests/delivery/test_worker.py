@@ -25,6 +25,7 @@ from app.delivery.email import (
     legacy_delivery_token,
     parse_token,
 )
+from app.delivery.email.round import EmailRound
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
 from app.staff.models import Role
@@ -239,7 +240,7 @@ class TestSending:
     ) -> None:
         port, sink = smtp
         config = smtp_settings(settings, port, lease_seconds=10)
-        crashed = Worker(sessionmaker, config, SmtpTransport(config), name="crashed")
+        crashed = EmailRound(sessionmaker, config, SmtpTransport(config), name="crashed")
         claimed = await crashed._claim(10)  # claims, then "dies" before sending or recording
         assert len(claimed) == 1
         survivor = Worker(sessionmaker, config, SmtpTransport(config), name="survivor")
@@ -267,12 +268,12 @@ class TestSending:
     ) -> None:
         port, sink = smtp
         config = smtp_settings(settings, port, lease_seconds=10)
-        stalled = Worker(sessionmaker, config, SmtpTransport(config), name="stalled")
+        stalled = EmailRound(sessionmaker, config, SmtpTransport(config), name="stalled")
         (late,) = await stalled._claim(10)  # then hangs past its lease
         delivery = await the_delivery(session)
         delivery.lease_expires_at = utcnow() - timedelta(seconds=1)
         await session.commit()
-        survivor = Worker(sessionmaker, config, SmtpTransport(config), name="survivor")
+        survivor = EmailRound(sessionmaker, config, SmtpTransport(config), name="survivor")
         (taken,) = await survivor._claim(10)
         async with statement_connections(sessionmaker) as statement:
             await stalled._accepted(late, "250 at last", statement)  # attempt 1's, too late
@@ -284,7 +285,9 @@ class TestSending:
             2,
         )
         async with statement_connections(sessionmaker) as statement:
-            await survivor._send(taken, within=None, statement=statement)
+            await survivor._accepted(
+                taken, await survivor.transport.send(taken.outgoing), statement
+            )
         session.expire_all()
         delivery = await the_delivery(session)
         assert (delivery.status, delivery.lease_owner) == (DeliveryStatus.sent, None)

@@ -15,6 +15,7 @@ from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import SmtpTransport
+from app.signatures.bounces import MailRef, read_mail_token
 from app.signatures.mailer import run_mail_round
 from app.signatures.models import Signature, SignatureToken, Supporter, TokenPurpose
 from tests.delivery.test_worker import Sink, smtp, smtp_settings
@@ -157,7 +158,11 @@ class TestOverSmtp:
         await transport.close()
         [(mail_from, rcpt_tos, content)] = sink.messages
         assert rcpt_tos == ["ada@example.org"]
-        assert mail_from == f"campaign@{config.mail_domain}"
+        # The VERP sender names this signature's first mail, so its bounce maps back to it.
+        local, _, domain = mail_from.partition("@")
+        assert (local.partition("+")[0], domain) == ("bounce", config.mail_domain)
+        mail = read_mail_token(local.partition("+")[2], config.token_secret)
+        assert mail == MailRef((await the_signature(session)).id, 1)
         message = email.message_from_bytes(content, policy=default_policy)
         assert "/confirm/" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert (await the_signature(session)).mails_sent == 1

@@ -1,5 +1,7 @@
 """The delivery token: names a delivery in Message-IDs and reply/bounce addresses, unforgeably
-and without showing its number; the old `<id>.<mac>` form is still read."""
+and without showing its number; the old `<id>.<mac>` form is still read. `seal` and `unseal`
+make the same kind of token under another label, for the other mails we send (a supporter's
+confirmation mail): a token made under one label never reads under another."""
 
 from __future__ import annotations
 
@@ -29,19 +31,43 @@ def _token_key(secret: str, label: bytes) -> bytes:
     return hmac.new(derive(secret, Purpose.delivery_token), label, hashlib.sha256).digest()
 
 
-def _pad(secret: str, tag: bytes) -> bytes:
-    return hmac.new(_token_key(secret, b"v2 pad"), tag, hashlib.sha256).digest()[:_ID_BYTES]
+DELIVERY = b"v2"  # the delivery token's label; another kind of token needs its own
 
 
-def _tag(secret: str, ident: bytes) -> bytes:
-    return hmac.new(_token_key(secret, b"v2 tag"), ident, hashlib.sha256).digest()[:_TAG_BYTES]
+def _pad(secret: str, tag: bytes, label: bytes) -> bytes:
+    key = _token_key(secret, label + b" pad")
+    return hmac.new(key, tag, hashlib.sha256).digest()[:_ID_BYTES]
+
+
+def _tag(secret: str, ident: bytes, label: bytes) -> bytes:
+    key = _token_key(secret, label + b" tag")
+    return hmac.new(key, ident, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def seal(number: int, secret: str, *, label: bytes) -> str:
+    """36 hex digits naming `number` (below 2**64) to us alone, under `label` (which must hold
+    a letter, see `_token_key`): unforgeable, and no counter shows."""
+    ident = number.to_bytes(_ID_BYTES, "big")
+    tag = _tag(secret, ident, label)
+    return (tag + bytes(a ^ b for a, b in zip(ident, _pad(secret, tag, label), strict=True))).hex()
+
+
+def unseal(token: str, secret: str, previous: Sequence[str] = (), *, label: bytes) -> int | None:
+    """The number a `seal` token of `label` names, made with `secret` or one of `previous`."""
+    if not _TOKEN.fullmatch(token):
+        return None
+    raw = bytes.fromhex(token)
+    tag, sealed = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+    for key in (secret, *previous):
+        ident = bytes(a ^ b for a, b in zip(sealed, _pad(key, tag, label), strict=True))
+        if hmac.compare_digest(_tag(key, ident, label), tag):
+            return int.from_bytes(ident, "big")
+    return None
 
 
 def delivery_token(delivery_id: int, secret: str) -> str:
     """36 hex digits naming the delivery to us alone: unforgeable, and no counter shows."""
-    ident = delivery_id.to_bytes(_ID_BYTES, "big")
-    tag = _tag(secret, ident)
-    return (tag + bytes(a ^ b for a, b in zip(ident, _pad(secret, tag), strict=True))).hex()
+    return seal(delivery_id, secret, label=DELIVERY)
 
 
 def legacy_delivery_token(delivery_id: int, secret: str) -> str:
@@ -56,15 +82,7 @@ def parse_token(token: str, secret: str, previous: Sequence[str] = ()) -> int | 
     form, so replies to letters sent before the change still match."""
     if "." in token:
         return _parse_legacy(token, secret, previous)
-    if not _TOKEN.fullmatch(token):
-        return None
-    raw = bytes.fromhex(token)
-    tag, sealed = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
-    for key in (secret, *previous):
-        ident = bytes(a ^ b for a, b in zip(sealed, _pad(key, tag), strict=True))
-        if hmac.compare_digest(_tag(key, ident), tag):
-            return int.from_bytes(ident, "big")
-    return None
+    return unseal(token, secret, previous, label=DELIVERY)
 
 
 def _parse_legacy(token: str, secret: str, previous: Sequence[str]) -> int | None:

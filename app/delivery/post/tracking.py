@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.delivery import service
-from app.delivery.models import TRANSITIONS, Delivery, DeliveryEvent, DeliveryStatus
+from app.delivery.models import MACHINES, Delivery, DeliveryEvent, DeliveryStatus
 from app.delivery.post.provider import PrintMailClient, ProviderError, TrackingEvent
 from app.recipients.channels import ChannelKind
 
@@ -123,12 +123,12 @@ async def apply_events(
 def _steps(current: DeliveryStatus, target: DeliveryStatus) -> list[DeliveryStatus]:
     """The transitions from `current` to `target`: one, two through posted (a letter can only
     be delivered or returned once posted, whether or not a "mailed" event came), or none."""
-    allowed = TRANSITIONS[POSTAL]
+    machine = MACHINES[POSTAL]
     if target is current:
         return []
-    if target in allowed[current]:
+    if machine.allows(current, target):
         return [target]
-    if S.posted in allowed[current] and target in allowed[S.posted]:
+    if machine.allows(current, S.posted) and machine.allows(S.posted, target):
         return [S.posted, target]
     return []
 
