@@ -36,11 +36,17 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """Run `work` with an engine that is disposed of afterwards."""
+def run_with_engine(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    *,
+    application_name: str | None = None,
+) -> T:
+    """Run `work` with an engine that is disposed of afterwards; its PostgreSQL connections
+    carry `application_name`."""
 
     async def main() -> T:
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url, application_name=application_name)
         try:
             return await work(engine)
         finally:

@@ -128,11 +128,13 @@ def make_engine(
     echo: bool = False,
     pool_size: int = DEFAULT_POOL_SIZE,
     max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     """Build an async engine for `url`; for SQLite, create the file's folder first.
 
     PostgreSQL: `pool_size` connections kept open per process, `max_overflow` more opened under
-    load (requests beyond that wait for one)."""
+    load (requests beyond that wait for one). `application_name` names the connections in
+    `pg_stat_activity` (a worker's name, host:pid), so an operator sees who holds what."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -141,12 +143,15 @@ def make_engine(
         _prepare_sqlite(engine)
         return engine
     asyncpg = parsed.get_driver_name() == "asyncpg"
+    # PostgreSQL keeps 63 bytes of a name.
+    named = {"server_settings": {"application_name": (application_name or "")[:63]}}
     engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=not asyncpg,  # asyncpg: the cheaper check below
+        connect_args=named if asyncpg and application_name else {},
     )
     if asyncpg:
         _drop_closed_connections(engine)

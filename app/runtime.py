@@ -30,6 +30,7 @@ from app.dataset.commands import import_folders, print_report
 from app.db import make_sessionmaker, utcnow
 from app.delivery import service as delivery_service
 from app.delivery.email import make_transport
+from app.delivery.worker import worker_name
 from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
@@ -67,6 +68,8 @@ def worker(
     settings = get_settings()
     require_token_secret(settings)
 
+    name = worker_name()
+
     async def work(engine: AsyncEngine) -> int:
         transport = make_transport(settings)
         printmail = make_printmail_if_used(settings)
@@ -75,6 +78,7 @@ def worker(
             settings,
             transport,
             kit=LetterKit.from_settings(settings),
+            name=name,
             printmail=printmail,
         )
         try:
@@ -91,7 +95,7 @@ def worker(
             if printmail is not None:
                 await printmail.aclose()
 
-    done = run_with_engine(settings, work)
+    done = run_with_engine(settings, work, application_name=name)
     if once:
         typer.echo(f"{done} deliveries tried")
 

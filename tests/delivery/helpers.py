@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
@@ -148,6 +148,20 @@ async def status_counts(url: str) -> dict[str, int]:
         counts = {status.value: n for status, n in rows}
     await engine.dispose()
     return counts
+
+
+async def backends_of(url: str, name: str) -> int:
+    """PostgreSQL: how many server processes still serve connections named `name` (a worker's
+    application_name). A killed worker's backend may still be finishing a statement it had
+    received; it exits when it finds the client gone."""
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": name},
+        )
+    await engine.dispose()
+    return int(count or 0)
 
 
 async def lease_holders(url: str) -> dict[str, int]:
