@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         default=365, ge=1, description="A holder not verified for longer is reported stale."
     )
     page_size_max: int = Field(default=200, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="What the worker logs: DEBUG adds each failure's traceback."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: time, level, logger, message; json: one object a line."
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,4 +1,5 @@
-"""Log configuration for `appeals serve` / `demo`, with secret links redacted from every line.
+"""Log configuration for `appeals serve`, `demo` and `worker`, with secret links redacted from
+every line.
 
 A supporter's `/confirm/<token>` and `/s/<token>` links are the only key to their signature:
 whoever holds one can read, export or erase it. uvicorn's access log writes each request's path
@@ -17,8 +18,10 @@ The request line stays readable: `"GET /s/[redacted]/data.json HTTP/1.1" 200`.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -82,6 +85,47 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (`APPEALS_LOG_FORMAT=json`), for a log collector: time (UTC,
+    ISO 8601), level, logger, message, and the traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text or record.exc_info:
+            entry["traceback"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def worker_log_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
+    """The worker's logging: every line with its time and level (or JSON), secrets redacted."""
+    formatter = (
+        {"()": JsonFormatter}
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact_secrets": {"()": RedactingFilter}},
+        "formatters": {"worker": formatter},
+        "handlers": {
+            "worker": {
+                "formatter": "worker",
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "filters": ["redact_secrets"],
+            }
+        },
+        "loggers": {"flufl.bounce": {"level": "WARNING"}},
+        "root": {"handlers": ["worker"], "level": level},
+    }
 
 
 def log_config(level: str = "INFO") -> dict[str, Any]:

@@ -7,6 +7,8 @@ from settings, as `app.main` does for the web app.
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.config
 import signal
 from functools import partial
 from typing import Annotated
@@ -34,14 +36,17 @@ from app.delivery.worker import worker_name
 from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
-from app.logs import log_config
+from app.logs import log_config, worker_log_config
 from app.staff import service as staff_service
 from app.staff.models import Role, StaffUser
-from app.startup import port_problem
+from app.startup import port_problem, where
 from app.templating.kit import LetterKit
 from app.workers import build_worker, make_printmail_if_used
 
 # --- serve and demo -----------------------------------------------------------------------
+
+
+log = logging.getLogger(__name__)
 
 
 def serve(
@@ -61,14 +66,21 @@ def worker(
     once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
     batch: Annotated[
         int | None,
-        typer.Option(min=1, max=1000, help="E-mails per claim [default: APPEALS_WORKER_BATCH]"),
+        typer.Option(
+            min=1,
+            max=1000,
+            # Parentheses, not brackets: typer's rich help would read [..] as markup and drop it.
+            help="E-mails per claim (default: APPEALS_WORKER_BATCH, "
+            f"{Settings.model_fields['worker_batch'].default})",
+        ),
     ] = None,
 ) -> None:
     """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
     settings = get_settings()
     require_token_secret(settings)
-
+    logging.config.dictConfig(worker_log_config(settings.log_level, settings.log_format))
     name = worker_name()
+    log.info("worker %s starting: %s", name, settings_summary(settings, batch=batch))
 
     async def work(engine: AsyncEngine) -> int:
         transport = make_transport(settings)
@@ -96,8 +108,24 @@ def worker(
                 await printmail.aclose()
 
     done = run_with_engine(settings, work, application_name=name)
+    log.info("worker %s stopped", name)
     if once:
         typer.echo(f"{done} deliveries tried")
+
+
+def settings_summary(settings: Settings, *, batch: int | None = None) -> str:
+    """What a worker runs with, for its first log line: no secret, user name or address."""
+    mail = (
+        f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+        + (" (TLS)" if settings.smtp_tls else " (STARTTLS)" if settings.smtp_starttls else "")
+        if settings.mail_transport == "smtp"
+        else f"outbox folder {settings.var_dir / 'outbox'}"
+    )
+    return (
+        f"database {where(settings.effective_database_url)}; mail by {mail}; post by "
+        f"{settings.post_transport}; {batch or settings.worker_batch} e-mails a claim, leases "
+        f"of {settings.lease_seconds} s; log level {settings.log_level}"
+    )
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:

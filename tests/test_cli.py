@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -132,6 +133,23 @@ class TestWorkerCommand:
         result = appeals("worker", "--once")
         assert result.returncode == 0, result.stderr
         assert "0 deliveries tried" in result.stdout
+
+    def test_logs_its_start_with_time_and_level_and_no_secret(
+        self, appeals: Appeals, cli_env: dict[str, str]
+    ) -> None:
+        appeals("db", "upgrade")
+        result = appeals("worker", "--once")
+        start, stop = result.stderr.strip().splitlines()
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ", start), start
+        assert "starting: database " in start and "mail by outbox folder" in start
+        assert stop.endswith("stopped")
+        secret = cli_env.get("APPEALS_TOKEN_SECRET", "")
+        assert not secret or secret not in result.stderr
+        cli_env["APPEALS_LOG_FORMAT"] = "json"
+        lines = appeals("worker", "--once").stderr.strip().splitlines()
+        entries = [json.loads(line) for line in lines]
+        assert [e["level"] for e in entries] == ["INFO", "INFO"]
+        assert "starting" in entries[0]["message"] and entries[0]["logger"] == "app.runtime"
 
 
 class TestUsersAndBrowsing:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,8 @@ class Worker:
             digest_attachment=digest_attachment,
         )
         self.rounds = tuple(rounds)
+        # Per failing round: since when (monotonic), how many failures, when last logged.
+        self._failing: dict[str, tuple[float, int, float]] = {}
         self._next_run = [datetime.min.replace(tzinfo=UTC) for _ in self.rounds]
 
     async def run_once(self, limit: int | None = None) -> int:
@@ -83,16 +86,72 @@ class Worker:
 
     async def _guarded(self, name: str, work: Awaitable[int]) -> int:
         try:
-            return await work
-        except Exception:
+            done = await work
+        except Exception as exc:
             # The database gone for a moment, a provider down: the other rounds still run.
-            log.exception("worker %s: a round failed (%s); trying again shortly", self.name, name)
+            self._failed(name, exc)
             return 0
+        if name in self._failing:
+            since, failures, _ = self._failing.pop(name)
+            log.info(
+                "worker %s: the %s round recovered after %.0f s (%d failed %s)",
+                self.name,
+                name,
+                time.monotonic() - since,
+                failures,
+                "attempt" if failures == 1 else "attempts",
+            )
+        return done
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """One line when a round starts failing (its traceback once, at DEBUG), one a minute
+        while it goes on; never the error's text, which may quote data (an address, a query's
+        parameters): its kind and what caused it."""
+        now = time.monotonic()
+        kinds = " from ".join(type(e).__name__ for e in _chain(exc))
+        since, failures, logged = self._failing.get(name, (now, 0, 0.0))
+        self._failing[name] = (since, failures + 1, logged)
+        if failures == 0:
+            log.error(
+                "worker %s: a round failed (%s): %s; trying again with back-off",
+                self.name,
+                name,
+                kinds,
+            )
+            log.debug("worker %s: %s round traceback", self.name, name, exc_info=exc)
+            self._failing[name] = (since, 1, now)
+        elif now - logged >= 60:
+            log.warning(
+                "worker %s: the %s round is still failing after %.0f s (%d attempts): %s",
+                self.name,
+                name,
+                now - since,
+                failures + 1,
+                kinds,
+            )
+            self._failing[name] = (since, failures + 1, now)
+
+    def _back_off(self, idle_seconds: float) -> float:
+        """How long to wait after a pass: longer while a round keeps failing (2, 4, 8 s, at
+        most 10), so an outage is not hammered; the usual idle otherwise."""
+        failures = max((f for _, f, _ in self._failing.values()), default=0)
+        return max(idle_seconds, min(10.0, 2.0**failures)) if failures else idle_seconds
 
     async def run_forever(
         self, stop: asyncio.Event, *, idle_seconds: float = 2.0, batch: int | None = None
     ) -> None:
         while not stop.is_set():
-            if not await self.run_once(batch):
+            done = await self.run_once(batch)
+            if not done or self._failing:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                    await asyncio.wait_for(stop.wait(), timeout=self._back_off(idle_seconds))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it was raised from, outermost first (at most five)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import utcnow
-from app.delivery.email import SmtpTransport
+from app.delivery.email import OutboxTransport, SmtpTransport
 from app.delivery.models import DeliveryStatus
 from app.delivery.worker import Scheduled, Worker
 from app.signatures.mailer import run_mail_round
@@ -68,7 +69,7 @@ class TestAPass:
             ],
         )
         try:
-            with caplog.at_level(logging.ERROR, logger="app.delivery.worker"):
+            with caplog.at_level(logging.DEBUG, logger="app.delivery.worker"):
                 assert await worker.run_once() == 2  # the mail and the letter
         finally:
             await transport.close()
@@ -79,7 +80,11 @@ class TestAPass:
         assert (await the_delivery(session)).status is DeliveryStatus.sent
         [failed] = [r for r in caplog.records if "a round failed" in r.getMessage()]
         assert "(post)" in failed.getMessage()
-        assert failed.exc_info is not None  # with its traceback, for whoever reads the log
+        assert "ConnectionError" in failed.getMessage()  # its kind, not its text
+        assert "provider is down" not in failed.getMessage()
+        # The traceback once, at DEBUG, for whoever debugs it.
+        [traceback] = [r for r in caplog.records if r.exc_info is not None]
+        assert traceback.levelno == logging.DEBUG
 
     async def test_a_round_asked_to_run_at_most_hourly_waits_its_turn(
         self,
@@ -113,3 +118,70 @@ class TestAPass:
             ["ada@example.org"],
             ["bea@example.org"],
         ]
+
+
+class TestAnOutage:
+    """A round that keeps failing: one line when it starts, none while it repeats within a
+    minute, one when it recovers; the worker waits longer between passes meanwhile."""
+
+    async def test_is_logged_once_and_its_recovery_too(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        caplog: pytest.LogCaptureFixture,
+        tmp_path: Path,
+    ) -> None:
+        failing = [True]
+
+        async def database_down(now: datetime) -> int:
+            if failing[0]:
+                raise ConnectionRefusedError("[Errno 111] Connect call failed ('10.0.0.9', 5432)")
+            return 0
+
+        worker = Worker(
+            sessionmaker,
+            settings,
+            OutboxTransport(tmp_path / "outbox"),
+            name="w",
+            rounds=[Scheduled("digests", database_down)],
+        )
+        with caplog.at_level(logging.INFO, logger="app.delivery.worker"):
+            for _ in range(5):
+                await worker.run_once()
+            assert worker._back_off(2.0) == 10.0  # five failures: the longest wait
+            failing[0] = False
+            await worker.run_once()
+        lines = [r.getMessage() for r in caplog.records]
+        assert [line for line in lines if "a round failed" in line] == [
+            "worker w: a round failed (digests): ConnectionRefusedError; trying again with back-off"
+        ]
+        [recovered] = [line for line in lines if "recovered" in line]
+        assert recovered.startswith("worker w: the digests round recovered after ")
+        assert recovered.endswith("(5 failed attempts)")
+        assert "10.0.0.9" not in "\n".join(lines)  # the error's text stays out of the log
+        assert worker._back_off(2.0) == 2.0
+
+
+class TestTheRoundLine:
+    async def test_says_what_the_round_did_without_any_address(
+        self,
+        queued: dict[str, Any],
+        smtp: tuple[int, Sink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        port, sink = smtp
+        config = smtp_settings(settings, port)
+        transport = SmtpTransport(config)
+        worker = Worker(sessionmaker, config, transport, name="w")
+        try:
+            with caplog.at_level(logging.INFO, logger="app.delivery.email.round"):
+                assert await worker.run_once() == 1
+                assert await worker.run_once() == 0  # nothing due: no line
+        finally:
+            await transport.close()
+        assert len(sink.messages) == 1
+        lines = [r.getMessage() for r in caplog.records if "e-mail round" in r.getMessage()]
+        assert lines == ["worker w: e-mail round: 1 claimed, 1 sent, 0 to retry, 0 failed"]
+        assert "@" not in "\n".join(r.getMessage() for r in caplog.records)

@@ -13,6 +13,7 @@ Temporary failures wait for their next attempt time (the round never sleeps per 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random
 import socket
@@ -37,10 +38,12 @@ from app.delivery.email.transport import ChannelFault, SendError, Transport
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.queue import leases
 from app.delivery.queue.pacing import Recent, next_slot
+from app.delivery.tally import Tally
 from app.letters.models import Letter
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
+log = logging.getLogger(__name__)
 S = DeliveryStatus
 
 # The file attached to every e-mail of a digest (its co-signers' CSV), as (name, content),
@@ -83,11 +86,13 @@ class EmailRound:
         self.clock = clock
         self.digest_attachment = digest_attachment
         self.rng = random.Random()  # noqa: S311 - jitter, not security
+        self.tally = Tally()  # what the last run did
 
     async def run(self, limit: int | None = None) -> int:
         """Claim and send up to `limit` (the `worker_batch` setting) due e-mail deliveries;
         returns how many were tried."""
         deadline = policy.deadline(self.settings)
+        self.tally = Tally()
         claimed = await self._claim(limit or self.settings.worker_batch)
         if claimed:
             async with statement_connections(self.sessionmaker) as statement:
@@ -99,6 +104,8 @@ class EmailRound:
                     failed=self._record,
                     hand_back=self._hand_back,
                 )
+        if (line := self.tally.line(f"worker {self.name}: e-mail round")) is not None:
+            log.info(line)
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[Claimed]:
@@ -112,6 +119,8 @@ class EmailRound:
             if not rows:
                 return []
             taken, held = await self._paced(session, rows, now)
+            self.tally.held, self.tally.claimed = len(held), len(taken)
+            self.tally.taken_over = sum(1 for row, _ in taken if row.status is S.sending)
             await leases.hold(session, held)
             await leases.take_all(
                 session,
@@ -169,6 +178,8 @@ class EmailRound:
         for row, outgoing in taken:
             if isinstance(outgoing, Unsendable):
                 # No attempt could ever send it: fail it alone rather than jam the queue.
+                self.tally.failed += 1
+                self.tally.classes["unsendable"] += 1
                 delivery = await session.get_one(Delivery, row.id)
                 delivery.lease_owner, delivery.lease_expires_at = None, None
                 delivery.last_error, delivery.last_error_code = str(outgoing), None
@@ -220,6 +231,7 @@ class EmailRound:
         now = self.clock()
         until, code = now, None
         detail = "the worker's lease ran out before this letter's turn; the attempt does not count"
+        self.tally.handed_back += len(items)
         async with self.sessionmaker() as session, session.begin():
             if fault is not None:
                 until, code = policy.pause_ends(self.settings, now=now), fault.code
@@ -246,7 +258,7 @@ class EmailRound:
     async def _accepted(self, item: Claimed, answer: str, statement: Statement) -> None:
         """The common outcome, right after the server's 250: one guarded statement."""
         async with statement() as connection:
-            await leases.accepted(
+            self.tally.sent += await leases.accepted(
                 connection,
                 channel=ChannelKind.email,
                 delivery_id=item.delivery_id,
@@ -260,6 +272,7 @@ class EmailRound:
             )
 
     async def _record(self, item: Claimed, error: SendError) -> None:
+        self.tally.failure(error.code, temporary=error.temporary)
         now = self.clock()
         async with self.sessionmaker() as session, session.begin():
             delivery = await self._release(session, item)
