@@ -20,6 +20,22 @@ from app.text import Line
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _shipped() -> Path:
+    """Where the migrations, the report's data and the letter templates are: the checkout this
+    code runs from, or, installed from a wheel, <prefix>/share/appeals (pyproject data-files)."""
+    if (PROJECT_ROOT / "alembic" / "env.py").is_file():
+        return PROJECT_ROOT
+    # <prefix>/lib/pythonX.Y/site-packages/app/config.py: the prefix the wheel went into
+    # (pip --prefix, a venv, the system), then the running interpreter's.
+    for prefix in (Path(__file__).resolve().parents[4], Path(sys.prefix)):
+        if (prefix / "share" / "appeals" / "alembic" / "env.py").is_file():
+            return prefix / "share" / "appeals"
+    return Path(sys.prefix) / "share" / "appeals"
+
+
+SHIPPED = _shipped()
+
+
 class Settings(BaseSettings):
     """Everything configurable. Defaults give the embedded setup: SQLite and files under ./var."""
 
@@ -33,10 +49,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; empty means SQLite at <var_dir>/appeals.db.",
     )
     database_echo: bool = False
-    cases_dir: Path = PROJECT_ROOT / "cases"
-    recipients_dir: Path = PROJECT_ROOT / "recipients"
-    alembic_dir: Path = PROJECT_ROOT / "alembic"
-    templates_dir: Path = PROJECT_ROOT / "letter_templates"
+    cases_dir: Path = SHIPPED / "cases"
+    recipients_dir: Path = SHIPPED / "recipients"
+    alembic_dir: Path = SHIPPED / "alembic"
+    templates_dir: Path = SHIPPED / "letter_templates"
     default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     organisation_name: Annotated[str, Line(200, min_length=1)] = Field(
