@@ -9,11 +9,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from app.campaigns.api import router as campaigns_router
@@ -31,6 +32,7 @@ from app.delivery.webform.pages import router as task_pages
 from app.digests.api import router as digests_router
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
+from app.migrations import current_revision, head_revision
 from app.recipients.api import router as recipients_router
 from app.recipients.pages import router as recipients_pages
 from app.responses.api import router as responses_router
@@ -47,6 +49,7 @@ from app.staff.audit_pages import router as audit_pages
 from app.staff.pages import router as staff_pages
 from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
+from app.startup import explain
 from app.templating.kit import LetterKit
 from app.web.errors import install_error_handlers
 from app.web.headers import SecurityHeadersMiddleware
@@ -178,3 +181,40 @@ def _health_route(app: FastAPI) -> None:
     async def health(session: SessionDep) -> dict[str, str]:
         await session.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/health", tags=["service"], summary="Alive: the process answers (no database)")
+    async def alive() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get(
+        "/ready",
+        tags=["service"],
+        summary="Ready: the database answers and its migrations are at this version's head",
+        responses={503: {"description": "Not ready; `problem` says why"}},
+    )
+    async def ready(request: Request, session: SessionDep) -> JSONResponse:
+        return await readiness(request.app.state.settings, session)
+
+
+async def readiness(settings: Settings, session: AsyncSession) -> JSONResponse:
+    """200 when the database answers and is migrated to this code's head; else 503 and why
+    (for a container's health check or a load balancer: send no traffic until then)."""
+    head = head_revision(settings.alembic_dir)
+    try:
+        current = await current_revision(await session.connection())
+    except Exception as exc:
+        problem = explain(exc, database_url=settings.effective_database_url)
+        return JSONResponse(
+            {"status": "not ready", "problem": problem or f"database: {type(exc).__name__}"},
+            status_code=503,
+        )
+    if current != head:
+        return JSONResponse(
+            {
+                "status": "not ready",
+                "problem": f"the database is at migration {current}, this version needs {head}: "
+                "run `appeals db upgrade`",
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "migration": head})
