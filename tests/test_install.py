@@ -38,7 +38,11 @@ async def test_a_wheel_installed_elsewhere_migrates_imports_and_renders(tmp_path
     _pip("wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(PROJECT_ROOT))
     [wheel] = (tmp_path / "dist").glob("appeals-*.whl")
     prefix = tmp_path / "prefix"
-    _pip("install", "--no-deps", "--quiet", "--prefix", str(prefix), str(wheel))
+    # --ignore-installed: without it pip would first uninstall this environment's own
+    # (editable) install of the same package, and every later test would lose `app`.
+    _pip(
+        "install", "--no-deps", "--ignore-installed", "--quiet", "--prefix", str(prefix), str(wheel)
+    )
     purelib = sysconfig.get_path("purelib", vars={"base": str(prefix)})
     elsewhere = tmp_path / "empty-folder"
     elsewhere.mkdir()
