@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -141,9 +141,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Where supporters reach the site: the base of links in confirmation e-mails.",
+        default="",
+        description="Where supporters reach the site: the base of links in confirmation e-mails. "
+        "Unset, it is http://<host>:<port> of this server; set it when a proxy or a domain is in "
+        "front (https://appeals.example.org).",
     )
+    _public_url_derived: bool = PrivateAttr(default=False)
     served_over_tls: bool = Field(
         default=False,
         description="HTTPS in front (e.g. a proxy): pages send HSTS and the staff cookies are "
@@ -245,6 +248,22 @@ class Settings(BaseSettings):
         return database_url_with_driver(value)
 
     @model_validator(mode="after")
+    def _derive_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = local_url(self.host, self.port)
+            self._public_url_derived = True
+        return self
+
+    def served_at(self, host: str | None, port: int | None) -> Settings:
+        """These settings for a server on `host`:`port` (the command line's, if given): links
+        follow the port too, unless `public_url` was set."""
+        host, port = host or self.host, port or self.port
+        update: dict[str, object] = {"host": host, "port": port}
+        if self._public_url_derived:
+            update["public_url"] = local_url(host, port)
+        return self.model_copy(update=update)
+
+    @model_validator(mode="after")
     def _smtp_login_complete(self) -> Settings:
         # A user without a password (or the reverse) fails at the first letter, hours later.
         if (self.smtp_username is None) != (self.smtp_password is None):
@@ -271,6 +290,13 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     if settings.tls_ca_file is not None:
         context.load_verify_locations(cafile=settings.tls_ca_file)
     return context
+
+
+def local_url(host: str, port: int) -> str:
+    """The address of a server listening on host:port, as a browser on this machine reaches it."""
+    # Listening on every address: this machine's own is the one a link can name.
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 # The async driver each backend is used with; a URL naming another (or none) is given this one.

@@ -133,7 +133,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     from app.main import create_app
 
-    host, port = host or settings.host, port or settings.port
+    settings = settings.served_at(host, port)
+    host, port = settings.host, settings.port
     if (problem := port_problem(host, port)) is not None:
         typer.secho(f"error: {problem}", err=True, fg="red")
         raise typer.Exit(2)

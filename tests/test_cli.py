@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import Settings
 from tests.conftest import (
     BACKENDS,
     CASES_DIR,
@@ -446,3 +447,19 @@ class TestSetupMistakes:
     def test_an_smtp_login_half_given(self, tmp_path: Path) -> None:
         result = _run(tmp_path, "worker", "--once", APPEALS_SMTP_USERNAME="campaign")
         _short_error(result, "APPEALS_SMTP_USERNAME is set but APPEALS_SMTP_PASSWORD is not")
+
+
+class TestPublicUrl:
+    """Links in e-mails follow the port the server listens on, unless APPEALS_PUBLIC_URL says
+    where supporters reach it."""
+
+    def test_follows_the_settings_port_and_the_command_line(self) -> None:
+        assert Settings(port=9000).public_url == "http://127.0.0.1:9000"
+        assert Settings().served_at(None, 9001).public_url == "http://127.0.0.1:9001"
+        assert Settings().served_at("0.0.0.0", 9002).public_url == "http://127.0.0.1:9002"  # noqa: S104
+        assert Settings().served_at("::", 9003).public_url == "http://[::1]:9003"
+
+    def test_a_given_public_url_stays(self) -> None:
+        given = Settings(public_url="https://appeals.example.org", port=9000)
+        assert given.served_at(None, 9001).public_url == "https://appeals.example.org"
+        assert given.served_at(None, 9001).port == 9001
