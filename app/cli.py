@@ -18,7 +18,7 @@ from app.delivery.post.commands import post_app
 from app.letters.commands import templates_app
 from app.recipients.commands import directory_app, recipients_app
 from app.responses.commands import inbound_app
-from app.runtime import demo, serve, worker
+from app.runtime import demo, serve, start, worker
 from app.schema_commands import db_app
 from app.staff.commands import users_app
 from app.startup import explain
@@ -28,6 +28,7 @@ app.command("import")(import_data)
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("demo")(demo)
+app.command("start")(start)
 for sub, name in (
     (templates_app, "templates"),
     (post_app, "post"),

@@ -10,10 +10,12 @@ import asyncio
 import logging
 import logging.config
 import signal
+from enum import StrEnum
 from functools import partial
 from typing import Annotated
 
 import typer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.campaigns import service as campaigns_service
@@ -28,7 +30,9 @@ from app.console import (
     run_with_engine,
 )
 from app.console import migrate as apply_migrations
+from app.dataset import service as dataset_service
 from app.dataset.commands import import_folders, print_report
+from app.dataset.service import ImportReport
 from app.db import make_sessionmaker, utcnow
 from app.delivery import service as delivery_service
 from app.delivery.email import make_transport
@@ -37,6 +41,7 @@ from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
 from app.logs import log_config, worker_log_config
+from app.migrations import upgrade
 from app.staff import service as staff_service
 from app.staff.models import Role, StaffUser
 from app.startup import port_problem, where
@@ -126,6 +131,57 @@ def settings_summary(settings: Settings, *, batch: int | None = None) -> str:
         f"{settings.post_transport}; {batch or settings.worker_batch} e-mails a claim, leases "
         f"of {settings.lease_seconds} s; log level {settings.log_level}"
     )
+
+
+class ServiceRole(StrEnum):
+    serve = "serve"
+    worker = "worker"
+
+
+# The advisory lock containers take in turn to bring the database to their version.
+_PREPARE_LOCK = 0x41505046  # "APPF"
+
+
+def start(
+    role: Annotated[
+        ServiceRole, typer.Argument(help="serve: the web app and API; worker: delivery")
+    ],
+    once: Annotated[bool, typer.Option(help="worker: one round, then exit")] = False,
+) -> None:
+    """What a container runs: refuse a missing or published secret, bring the database to this
+    version (migrations, then the shipped cases and offices; both idempotent, one container at
+    a time), then serve or work. The same image runs the API and any number of workers."""
+    settings = get_settings()
+    require_token_secret(settings)
+    for report in run_with_engine(settings, partial(_prepare_database, settings=settings)):
+        print_report(report)
+    if role is ServiceRole.serve:
+        _serve(settings, None, None)
+    else:
+        worker(once=once, batch=None)
+
+
+async def _prepare_database(engine: AsyncEngine, *, settings: Settings) -> list[ImportReport]:
+    """Migrate and import under a PostgreSQL advisory lock, so containers starting together
+    take turns (SQLite has one writer: they take turns anyway)."""
+    async with engine.connect() as holder:
+        postgres = holder.dialect.name == "postgresql"
+        if postgres:
+            await holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PREPARE_LOCK})
+        try:
+            await upgrade(engine, settings.alembic_dir)
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return [
+                    await dataset_service.import_recipients(
+                        session, folder=settings.recipients_dir
+                    ),
+                    await dataset_service.import_cases(session, folder=settings.cases_dir),
+                ]
+        finally:
+            if postgres:
+                await holder.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _PREPARE_LOCK}
+                )
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:

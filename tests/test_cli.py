@@ -463,3 +463,43 @@ class TestPublicUrl:
         given = Settings(public_url="https://appeals.example.org", port=9000)
         assert given.served_at(None, 9001).public_url == "https://appeals.example.org"
         assert given.served_at(None, 9001).port == 9001
+
+
+def _together(n: int, env: dict[str, str], cwd: Path, *args: str) -> tuple[list[int], list[str]]:
+    """Run `appeals ARGS` n times at once; their exit codes and outputs."""
+    command = [sys.executable, "-m", "app", *args]
+    started = [
+        subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
+    outputs = [process.communicate(timeout=180)[0] for process in started]
+    return [process.returncode for process in started], outputs
+
+
+class TestStart:
+    """`appeals start serve|worker`, the container's entrypoint: the database brought to this
+    version (migrations and the shipped data, idempotent), then the role."""
+
+    def test_prepares_the_database_once_then_works(self, appeals: Appeals) -> None:
+        first = appeals("start", "worker", "--once")
+        assert first.returncode == 0, first.stderr
+        assert "recipients: 21 created" in first.stdout and "cases: 31 created" in first.stdout
+        assert "0 deliveries tried" in first.stdout
+        again = appeals("start", "worker", "--once")
+        assert again.returncode == 0, again.stderr
+        assert "recipients: 0 created, 0 updated, 21 unchanged" in again.stdout
+
+    async def test_containers_starting_together_take_turns(self, tmp_path: Path) -> None:
+        await require_backend("postgresql")
+        async with fresh_database("postgresql", tmp_path) as url:
+            env = {**os.environ, "APPEALS_DATABASE_URL": url, "APPEALS_VAR_DIR": str(tmp_path)}
+            codes, outputs = _together(3, env, tmp_path, "start", "worker", "--once")
+        assert codes == [0, 0, 0], outputs
+        created = [out for out in outputs if "recipients: 21 created" in out]
+        assert len(created) == 1, outputs  # one container imported; the others found it done
+
+    def test_refuses_the_published_secret(self, appeals: Appeals, cli_env: dict[str, str]) -> None:
+        cli_env["APPEALS_TOKEN_SECRET"] = "change-me-in-production"
+        result = appeals("start", "serve")
+        assert result.returncode == 2
+        assert "APPEALS_TOKEN_SECRET" in result.stderr
