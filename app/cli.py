@@ -14,6 +14,7 @@ import typer
 from app.cases.commands import cases_app
 from app.config import get_settings
 from app.dataset.commands import import_data
+from app.delivery.email.commands import mail_app
 from app.delivery.post.commands import post_app
 from app.letters.commands import templates_app
 from app.recipients.commands import directory_app, recipients_app
@@ -32,6 +33,7 @@ app.command("start")(start)
 for sub, name in (
     (templates_app, "templates"),
     (post_app, "post"),
+    (mail_app, "mail"),
     (inbound_app, "inbound"),
     (db_app, "db"),
     (directory_app, "directory"),

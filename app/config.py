@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     )
     smtp_username: str | None = None
     smtp_password: str | None = None
+    dkim_selector: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
+        description="With a key file, every mail is DKIM-signed (`appeals mail dns` prints "
+        "the record to publish at <selector>._domainkey.<domain>).",
+    )
+    dkim_domain: str | None = Field(default=None, description="Default: mail_domain.")
+    dkim_private_key_file: Path | None = Field(default=None, description="RSA key, PEM.")
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     mail_domain: str = Field(
         default="appeals.invalid", description="Domain of the campaign, reply and bounce addresses."
@@ -262,6 +270,15 @@ class Settings(BaseSettings):
         if self._public_url_derived:
             update["public_url"] = local_url(host, port)
         return self.model_copy(update=update)
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> Settings:
+        if (self.dkim_selector is None) != (self.dkim_private_key_file is None):
+            raise ValueError(
+                "APPEALS_DKIM_SELECTOR and APPEALS_DKIM_PRIVATE_KEY_FILE go together: set both "
+                "to sign mail, or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _smtp_login_complete(self) -> Settings:

@@ -21,6 +21,11 @@ from sqlalchemy.exc import ArgumentError
 UPGRADE = "run `appeals db upgrade`"
 
 
+class SetupError(Exception):
+    """A setting that cannot work, found when it is first used (a key file that cannot be
+    read): its text is the one line to show."""
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """`exc`, what it was raised from, and so on (SQLAlchemy's wrapped driver error too)."""
     seen: set[int] = set()
@@ -94,6 +99,8 @@ def explain(exc: BaseException, *, database_url: str) -> str | None:
     """One line saying what is wrong and how to fix it, or None if `exc` is not a known
     mistake of set-up."""
     for cause in _causes(exc):
+        if isinstance(cause, SetupError):
+            return str(cause)
         message = _database(database_url, cause) or _network(database_url, cause)
         if message is not None:
             return message

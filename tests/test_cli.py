@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import Settings
 from tests.conftest import (
@@ -503,3 +505,43 @@ class TestStart:
         result = appeals("start", "serve")
         assert result.returncode == 2
         assert "APPEALS_TOKEN_SECRET" in result.stderr
+
+
+class TestMailDns:
+    def test_prints_the_records_for_the_configured_key(self, tmp_path: Path) -> None:
+        key = tmp_path / "dkim.pem"
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        result = _run(
+            tmp_path,
+            "mail",
+            "dns",
+            APPEALS_MAIL_DOMAIN="appeals.example.org",
+            APPEALS_DKIM_SELECTOR="s2026",
+            APPEALS_DKIM_PRIVATE_KEY_FILE=str(key),
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert any(
+            line.startswith("s2026._domainkey.appeals.example.org.")
+            and '"v=DKIM1; k=rsa; p=' in line
+            for line in lines
+        )
+        assert any(line.startswith("_dmarc.appeals.example.org.") for line in lines)
+        assert any('"v=spf1 ' in line for line in lines)
+
+    def test_a_key_file_that_is_not_there_is_one_line(self, tmp_path: Path) -> None:
+        result = _run(
+            tmp_path,
+            "mail",
+            "dns",
+            APPEALS_DKIM_SELECTOR="s2026",
+            APPEALS_DKIM_PRIVATE_KEY_FILE=str(tmp_path / "missing.pem"),
+        )
+        _short_error(result, "APPEALS_DKIM_PRIVATE_KEY_FILE: cannot read")

@@ -9,7 +9,7 @@ import functools
 import os
 import re
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -19,6 +19,7 @@ from typing import Protocol
 import aiosmtplib
 
 from app.config import Settings, tls_context
+from app.delivery.email.dkim import signer_from
 from app.delivery.email.message import ADDR_SPEC, Outgoing
 
 
@@ -48,15 +49,17 @@ class Transport(Protocol):
 class OutboxTransport:
     """Writes each message to <folder>/<message id>.eml (atomically): the default, sends nothing."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, sign: Callable[[bytes], bytes] | None = None) -> None:
         self.folder = folder
+        self.sign = sign or _unsigned
 
     async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = outbox_name(outgoing.message_id)
         temporary = self.folder / f".{name}.tmp"
         temporary.write_bytes(
-            f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + outgoing.as_bytes()
+            f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode()
+            + self.sign(outgoing.as_bytes())
         )
         os.replace(temporary, self.folder / name)
         return f"written to {self.folder / name}"
@@ -108,8 +111,9 @@ def _addresses_of(path: Path) -> set[str]:
 class SmtpTransport:
     """One SMTP connection per worker, reused across messages and reopened when it drops."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, sign: Callable[[bytes], bytes] | None = None) -> None:
         self.settings = settings
+        self.sign = sign or _unsigned
         self._client: aiosmtplib.SMTP | None = None
 
     async def _connected(self) -> aiosmtplib.SMTP:
@@ -146,7 +150,7 @@ class SmtpTransport:
                 client = await self._connected()
                 await _envelope(client, outgoing)
                 sent = True
-                response = await client.data(outgoing.as_bytes())
+                response = await client.data(self.sign(outgoing.as_bytes()))
         except aiosmtplib.SMTPResponseException as exc:
             # The server answered: whatever it said, it did not take the message.
             if exc.code == 421:  # and it is closing the connection (RFC 5321 3.8)
@@ -226,10 +230,20 @@ def _quoted_ascii(address: str) -> bool:
     return address.isascii() and address.isprintable() and "<" not in address and ">" not in address
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(
+    settings: Settings, *, sign: Callable[[bytes], bytes] | None = None
+) -> Transport:
+    """The configured transport; `sign` (by default the configured DKIM key's) is applied to
+    every message's bytes."""
+    if sign is None and (signer := signer_from(settings)) is not None:
+        sign = signer.sign
     if settings.mail_transport == "smtp":
-        return SmtpTransport(settings)
-    return OutboxTransport(outbox_folder(settings))
+        return SmtpTransport(settings, sign=sign)
+    return OutboxTransport(outbox_folder(settings), sign=sign)
+
+
+def _unsigned(message: bytes) -> bytes:
+    return message
 
 
 def outbox_folder(settings: Settings) -> Path:
