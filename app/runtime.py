@@ -129,7 +129,9 @@ def settings_summary(settings: Settings, *, batch: int | None = None) -> str:
     return (
         f"database {where(settings.effective_database_url)}; mail by {mail}; post by "
         f"{settings.post_transport}; {batch or settings.worker_batch} e-mails a claim, leases "
-        f"of {settings.lease_seconds} s; log level {settings.log_level}"
+        f"of {settings.lease_seconds} s; DKIM "
+        f"{'selector ' + settings.dkim_selector if settings.dkim_selector else 'off (unsigned)'}; "
+        f"log level {settings.log_level}"
     )
 
 
