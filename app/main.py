@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from app.campaigns.api import router as campaigns_router
 from app.cases.api import router as cases_router
@@ -66,6 +67,10 @@ Reading cases and the directory is public. Changes need a staff token
 Every error is a JSON body `{"error": "<Kind>", "detail": "..."}`.
 """
 
+
+# Swagger UI 5 (it renders the OpenAPI 3.1 FastAPI writes; the 4.x bundle showed "Unable to
+# render this definition"), from fastapi-offline's copy: served here, nothing from a CDN.
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 
 # Every router, in the order their routes are matched and listed in the API docs.
 ROUTERS = (
@@ -154,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
     _serve_docs(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -172,7 +177,7 @@ def _serve_docs(app: FastAPI) -> None:
             title="Appeals API",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            swagger_favicon_url="/docs-assets/favicon.png",
         )
 
 
