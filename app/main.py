@@ -22,6 +22,7 @@ from app.campaigns.api import router as campaigns_router
 from app.cases.api import router as cases_router
 from app.config import Settings, get_settings
 from app.dashboard.api import router as dashboard_router
+from app.dashboard.metrics import router as metrics_router
 from app.dashboard.pages import router as campaigns_pages
 from app.db import SessionDep, make_engine, make_sessionmaker
 from app.delivery.api import router as delivery_router
@@ -54,6 +55,7 @@ from app.startup import explain
 from app.templating.kit import LetterKit
 from app.web.errors import install_error_handlers
 from app.web.headers import SecurityHeadersMiddleware
+from app.web.metrics import MetricsMiddleware, RequestMetrics
 from app.web.nul import RefuseNulMiddleware
 from app.web.pages import WEB_DIR
 from app.workers import build_worker, make_printmail_if_used
@@ -99,6 +101,7 @@ ROUTERS = (
     responses_router,
     dashboard_router,
     responses_pages,
+    metrics_router,
 )
 
 
@@ -155,8 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.staff_login_limits = LoginLimits.from_settings(settings)  # likewise
     # Delivery asks signatures through this before staff send a letter again (ConsentCheck).
     app.state.consent_check = withdrawn_reason
+    app.state.request_metrics = RequestMetrics()
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
+    # Outermost: every answer is counted, a refused one too.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.request_metrics)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
