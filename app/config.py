@@ -235,6 +235,12 @@ class Settings(BaseSettings):
         default=365, ge=1, description="A holder not verified for longer is reported stale."
     )
     page_size_max: int = Field(default=200, ge=1)
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve the worker's /metrics on this port."
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="The address the worker's metrics listen on."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="What the worker logs: DEBUG adds each failure's traceback."
     )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Annotated
 
+import prometheus_client
 import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -86,6 +87,17 @@ def worker(
     logging.config.dictConfig(worker_log_config(settings.log_level, settings.log_format))
     name = worker_name()
     log.info("worker %s starting: %s", name, settings_summary(settings, batch=batch))
+    if settings.worker_metrics_port is not None and not once:
+        host, port = settings.worker_metrics_host, settings.worker_metrics_port
+        if (problem := port_problem(host, port)) is not None:
+            typer.secho(
+                f"error: {problem.replace('APPEALS_PORT', 'APPEALS_WORKER_METRICS_PORT')}",
+                err=True,
+                fg="red",
+            )
+            raise typer.Exit(2)
+        prometheus_client.start_http_server(port, addr=host)
+        log.info("worker %s: metrics on http://%s:%d/metrics", name, host, port)
 
     async def work(engine: AsyncEngine) -> int:
         transport = make_transport(settings)

@@ -106,6 +106,31 @@ class TestDirectoryCheck:
         assert not any(o["holder_stale"] for o in body["offices"] if o["holder"])
 
 
+class TestWorkerMetrics:
+    def test_a_running_worker_serves_its_metrics_on_loopback(
+        self, appeals: Appeals, cli_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        appeals("db", "upgrade")
+        port = _free_port()
+        env = {**cli_env, "APPEALS_WORKER_METRICS_PORT": str(port)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/metrics", process)
+            body = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        finally:
+            process.terminate()
+            _, log = process.communicate(timeout=30)
+        assert "appeals_worker_claim_seconds" in body
+        assert f"metrics on http://127.0.0.1:{port}/metrics" in log
+
+
 class TestTemplatesCheck:
     """A check that rendered no letter proves nothing: it fails and says what to fix."""
 
@@ -377,12 +402,6 @@ def _run(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedPro
         timeout=60,
         check=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _short_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:

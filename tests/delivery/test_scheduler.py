@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -175,6 +176,8 @@ class TestTheRoundLine:
         config = smtp_settings(settings, port)
         transport = SmtpTransport(config)
         worker = Worker(sessionmaker, config, transport, name="w")
+        sent = {"channel": "email", "outcome": "sent"}
+        before = REGISTRY.get_sample_value("appeals_worker_sends_total", sent) or 0.0
         try:
             with caplog.at_level(logging.INFO, logger="app.delivery.email.round"):
                 assert await worker.run_once() == 1
@@ -185,3 +188,5 @@ class TestTheRoundLine:
         lines = [r.getMessage() for r in caplog.records if "e-mail round" in r.getMessage()]
         assert lines == ["worker w: e-mail round: 1 claimed, 1 sent, 0 to retry, 0 failed"]
         assert "@" not in "\n".join(r.getMessage() for r in caplog.records)
+        # The same outcome in the worker's metrics.
+        assert REGISTRY.get_sample_value("appeals_worker_sends_total", sent) == before + 1

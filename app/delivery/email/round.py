@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import Statement, statement_connections, utcnow
-from app.delivery import service
+from app.delivery import metrics, service
 from app.delivery.email import policy
 from app.delivery.email.message import Outgoing, attach, build
 from app.delivery.email.transport import ChannelFault, SendError, Transport
@@ -93,7 +94,9 @@ class EmailRound:
         returns how many were tried."""
         deadline = policy.deadline(self.settings)
         self.tally = Tally()
-        claimed = await self._claim(limit or self.settings.worker_batch)
+        with metrics.CLAIM_SECONDS.labels("email").time():
+            claimed = await self._claim(limit or self.settings.worker_batch)
+        sending = time.perf_counter()
         if claimed:
             async with statement_connections(self.sessionmaker) as statement:
                 await policy.send_all(
@@ -104,6 +107,8 @@ class EmailRound:
                     failed=self._record,
                     hand_back=self._hand_back,
                 )
+            metrics.SEND_SECONDS.labels("email").observe(time.perf_counter() - sending)
+        metrics.count(self.tally, channel="email")
         if (line := self.tally.line(f"worker {self.name}: e-mail round")) is not None:
             log.info(line)
         return len(claimed)
