@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
@@ -39,3 +40,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 def file_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` of a route that answers a file (a PDF, a CSV) instead of JSON."""
     return {200: {"content": {media_type: {}}, "description": description}}
+
+
+def download(
+    body: bytes | str, media_type: str, filename: str, *, inline: bool = False
+) -> Response:
+    """A file answer: `body` as `media_type`, offered to save as `filename` (or shown, inline)."""
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+    )

@@ -26,7 +26,7 @@ class SetupError(Exception):
     read): its text is the one line to show."""
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """`exc`, what it was raised from, and so on (SQLAlchemy's wrapped driver error too)."""
     seen: set[int] = set()
     pending: list[BaseException] = [exc]
@@ -98,7 +98,7 @@ def _network(url: str, exc: BaseException) -> str | None:
 def explain(exc: BaseException, *, database_url: str) -> str | None:
     """One line saying what is wrong and how to fix it, or None if `exc` is not a known
     mistake of set-up."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, SetupError):
             return str(cause)
         message = _database(database_url, cause) or _network(database_url, cause)

@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import Transport
 from app.delivery.email.round import DigestAttachment, EmailRound, worker_name
+from app.startup import causes
 
 __all__ = ["Round", "Scheduled", "Worker", "worker_name"]
 
@@ -108,7 +109,7 @@ class Worker:
         while it goes on; never the error's text, which may quote data (an address, a query's
         parameters): its kind and what caused it."""
         now = time.monotonic()
-        kinds = " from ".join(type(e).__name__ for e in _chain(exc))
+        kinds = " from ".join(type(e).__name__ for e in list(causes(exc))[:5])
         since, failures, logged = self._failing.get(name, (now, 0, 0.0))
         self._failing[name] = (since, failures + 1, logged)
         if failures == 0:
@@ -145,13 +146,3 @@ class Worker:
             if not done or self._failing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._back_off(idle_seconds))
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """`exc` and what it was raised from, outermost first (at most five)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 5:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain

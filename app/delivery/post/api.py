@@ -23,7 +23,7 @@ from app.params import Id
 from app.recipients import service as recipients_service
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
-from app.schemas import ERROR_RESPONSES, file_response
+from app.schemas import ERROR_RESPONSES, download, file_response
 from app.staff.auth import CurrentStaff, Editor
 from app.templating.kit import KitDep, LetterKit
 
@@ -57,11 +57,7 @@ async def letter_pdf(
         kit.settings,
         default_layout=Layout(kit.settings.pdf_layout),
     )
-    return Response(
-        batch.pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="letter-{letter.id}.pdf"'},
-    )
+    return download(batch.pdf, "application/pdf", f"letter-{letter.id}.pdf", inline=True)
 
 
 async def _campaign_batch(
@@ -90,11 +86,7 @@ async def campaign_print_batch_pdf(
     channel: ChannelKind = ChannelKind.postal,
 ) -> Response:
     batch = await _campaign_batch(session, kit, slug, channel)
-    return Response(
-        batch.pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.pdf"'},
-    )
+    return download(batch.pdf, "application/pdf", f"{slug}-{channel.value}.pdf")
 
 
 @router.get(
@@ -111,11 +103,7 @@ async def print_batch_manifest(
     channel: ChannelKind = ChannelKind.postal,
 ) -> Response:
     batch = await _campaign_batch(session, kit, slug, channel)
-    return Response(
-        batch.manifest_csv,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{slug}-{channel.value}.csv"'},
-    )
+    return download(batch.manifest_csv, "text/csv; charset=utf-8", f"{slug}-{channel.value}.csv")
 
 
 async def _batch_read(session: AsyncSession, batch: PrintBatch) -> PrintBatchRead:
@@ -157,11 +145,7 @@ async def print_batch_pdf(
     session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
     rendered = await _rendered(session, kit, batch_id)
-    return Response(
-        rendered.pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.pdf"'},
-    )
+    return download(rendered.pdf, "application/pdf", f"batch-{batch_id}.pdf")
 
 
 @router.get(
@@ -174,11 +158,7 @@ async def print_batch_csv(
     session: SessionDep, _user: CurrentStaff, kit: KitDep, batch_id: Id
 ) -> Response:
     rendered = await _rendered(session, kit, batch_id)
-    return Response(
-        rendered.manifest_csv,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
-    )
+    return download(rendered.manifest_csv, "text/csv; charset=utf-8", f"batch-{batch_id}.csv")
 
 
 @router.post(
