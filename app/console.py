@@ -20,7 +20,6 @@ from app import keys
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
-from app.migrations import upgrade
 
 T = TypeVar("T")
 
@@ -115,4 +114,6 @@ def print_json(data: Any) -> None:
 
 
 def migrate(settings: Settings) -> None:
+    from app.migrations import upgrade  # Alembic: only for the commands that migrate
+
     run_with_engine(settings, lambda engine: upgrade(engine, settings.alembic_dir))

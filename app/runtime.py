@@ -1,4 +1,5 @@
-"""Running the service: `appeals serve`, `appeals worker` and `appeals demo`.
+"""Running the service: `appeals serve`, `appeals demo` and `appeals start` (the worker is
+`app.working`).
 
 The composition root of the command line: it builds the app, the transports and the worker
 from settings, as `app.main` does for the web app.
@@ -6,15 +7,12 @@ from settings, as `app.main` does for the web app.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import logging.config
-import signal
 from enum import StrEnum
 from functools import partial
 from typing import Annotated
 
-import prometheus_client
 import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -36,18 +34,16 @@ from app.dataset.commands import import_folders, print_report
 from app.dataset.service import ImportReport
 from app.db import make_sessionmaker, utcnow
 from app.delivery import service as delivery_service
-from app.delivery.email import make_transport
-from app.delivery.worker import worker_name
 from app.errors import AppError
 from app.letters import service as letters_service
 from app.letters.schemas import SenderIn
-from app.logs import log_config, worker_log_config
+from app.logs import log_config
 from app.migrations import upgrade
 from app.staff import service as staff_service
 from app.staff.models import Role, StaffUser
-from app.startup import port_problem, where
+from app.startup import port_problem
 from app.templating.kit import LetterKit
-from app.workers import build_worker, make_printmail_if_used
+from app.working import worker
 
 # --- serve and demo -----------------------------------------------------------------------
 
@@ -68,85 +64,6 @@ def serve(
     _serve(settings, host, port)
 
 
-def worker(
-    once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=1000,
-            # Parentheses, not brackets: typer's rich help would read [..] as markup and drop it.
-            help="E-mails per claim (default: APPEALS_WORKER_BATCH, "
-            f"{Settings.model_fields['worker_batch'].default})",
-        ),
-    ] = None,
-) -> None:
-    """Deliver due letters until stopped (SIGTERM/SIGINT finish the current round)."""
-    settings = get_settings()
-    require_token_secret(settings)
-    logging.config.dictConfig(worker_log_config(settings.log_level, settings.log_format))
-    name = worker_name()
-    log.info("worker %s starting: %s", name, settings_summary(settings, batch=batch))
-    if settings.worker_metrics_port is not None and not once:
-        host, port = settings.worker_metrics_host, settings.worker_metrics_port
-        if (problem := port_problem(host, port)) is not None:
-            typer.secho(
-                f"error: {problem.replace('APPEALS_PORT', 'APPEALS_WORKER_METRICS_PORT')}",
-                err=True,
-                fg="red",
-            )
-            raise typer.Exit(2)
-        prometheus_client.start_http_server(port, addr=host)
-        log.info("worker %s: metrics on http://%s:%d/metrics", name, host, port)
-
-    async def work(engine: AsyncEngine) -> int:
-        transport = make_transport(settings)
-        printmail = make_printmail_if_used(settings)
-        runner = build_worker(
-            make_sessionmaker(engine),
-            settings,
-            transport,
-            kit=LetterKit.from_settings(settings),
-            name=name,
-            printmail=printmail,
-        )
-        try:
-            if once:
-                return await runner.run_once(batch)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            await runner.run_forever(stop, batch=batch)
-            return 0
-        finally:
-            await transport.close()
-            if printmail is not None:
-                await printmail.aclose()
-
-    done = run_with_engine(settings, work, application_name=name)
-    log.info("worker %s stopped", name)
-    if once:
-        typer.echo(f"{done} deliveries tried")
-
-
-def settings_summary(settings: Settings, *, batch: int | None = None) -> str:
-    """What a worker runs with, for its first log line: no secret, user name or address."""
-    mail = (
-        f"SMTP {settings.smtp_host}:{settings.smtp_port}"
-        + (" (TLS)" if settings.smtp_tls else " (STARTTLS)" if settings.smtp_starttls else "")
-        if settings.mail_transport == "smtp"
-        else f"outbox folder {settings.var_dir / 'outbox'}"
-    )
-    return (
-        f"database {where(settings.effective_database_url)}; mail by {mail}; post by "
-        f"{settings.post_transport}; {batch or settings.worker_batch} e-mails a claim, leases "
-        f"of {settings.lease_seconds} s; DKIM "
-        f"{'selector ' + settings.dkim_selector if settings.dkim_selector else 'off (unsigned)'}; "
-        f"log level {settings.log_level}"
-    )
-
-
 class ServiceRole(StrEnum):
     serve = "serve"
     worker = "worker"
@@ -162,9 +79,11 @@ def start(
     ],
     once: Annotated[bool, typer.Option(help="worker: one round, then exit")] = False,
 ) -> None:
-    """What a container runs: refuse a missing or published secret, bring the database to this
-    version (migrations, then the shipped cases and offices; both idempotent, one container at
-    a time), then serve or work. The same image runs the API and any number of workers."""
+    """What a container runs: check the secret, migrate and import, then serve or work.
+
+    A missing or published secret is refused; the database is brought to this version
+    (migrations, then the shipped cases and offices; both idempotent, one container at a time).
+    The same image runs the API and any number of workers."""
     settings = get_settings()
     require_token_secret(settings)
     for report in run_with_engine(settings, partial(_prepare_database, settings=settings)):

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import Transport
-from app.delivery.post.provider import PrintMailClient, make_printmail
-from app.delivery.post.round import run_postal_round
 from app.delivery.worker import Scheduled, Worker, worker_name
 from app.digests import round as digests
 from app.signatures.mailer import run_mail_round
 from app.templating.kit import LetterKit
+
+if TYPE_CHECKING:
+    from app.delivery.post.provider import PrintMailClient
 
 
 def build_worker(
@@ -49,6 +51,10 @@ def build_worker(
         Scheduled("confirmation mails", confirmation_mails),
     ]
     if printmail is not None:
+        # Imported here: the postal round (PDF typesetting, the provider's HTTP client) is
+        # needed only where letters go to a provider, and a starting worker should not wait for it.
+        from app.delivery.post.round import run_postal_round
+
         client = printmail
 
         async def post(now: datetime) -> int:
@@ -67,4 +73,8 @@ def build_worker(
 
 
 def make_printmail_if_used(settings: Settings) -> PrintMailClient | None:
-    return make_printmail(settings) if settings.post_transport == "provider" else None
+    if settings.post_transport != "provider":
+        return None
+    from app.delivery.post.provider import make_printmail
+
+    return make_printmail(settings)

@@ -177,7 +177,7 @@ class TestWorkerCommand:
         lines = appeals("worker", "--once").stderr.strip().splitlines()
         entries = [json.loads(line) for line in lines]
         assert [e["level"] for e in entries] == ["INFO", "INFO"]
-        assert "starting" in entries[0]["message"] and entries[0]["logger"] == "app.runtime"
+        assert "starting" in entries[0]["message"] and entries[0]["logger"] == "app.working"
 
 
 class TestUsersAndBrowsing:
