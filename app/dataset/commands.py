@@ -16,6 +16,7 @@ from app.console import (
 )
 from app.dataset import service as dataset_service
 from app.dataset.service import ImportReport
+from app.progress import progress
 
 # --- import -------------------------------------------------------------------------------
 
@@ -46,10 +47,15 @@ def import_folders(
 ) -> list[ImportReport]:
     async def work(session: AsyncSession) -> list[ImportReport]:
         # Offices first: cases may come to refer to them.
-        return [
-            await dataset_service.import_recipients(session, folder=recipients, force=force),
-            await dataset_service.import_cases(session, folder=cases, force=force),
-        ]
+        with progress("importing offices") as offices:
+            first = await dataset_service.import_recipients(
+                session, folder=recipients, force=force, progress=offices
+            )
+        with progress("importing cases") as each_case:
+            second = await dataset_service.import_cases(
+                session, folder=cases, force=force, progress=each_case
+            )
+        return [first, second]
 
     return in_session(work, settings=settings)
 

@@ -24,6 +24,7 @@ from app.cases.files import CaseFile
 from app.cases.models import Case, CasePerson
 from app.dataset.loader import Loaded, Problem, load_folder
 from app.db import utcnow
+from app.progress import Report, ignore
 from app.recipients import service as recipients_service
 from app.recipients.files import RecipientFile
 from app.recipients.models import Recipient
@@ -68,6 +69,13 @@ class ImportReport:
         }
 
 
+def _edited_since_import(row: Case | Recipient) -> bool:
+    """Whether staff changed the row through the API after its last import."""
+    return row.edited_at is not None and (
+        row.imported_at is None or row.edited_at > row.imported_at
+    )
+
+
 async def _import(
     session: AsyncSession,
     *,
@@ -78,19 +86,17 @@ async def _import(
     apply: Callable[[R, M], list[str]],
     make: Callable[[str], R],
     force: bool,
+    progress: Report,
 ) -> ImportReport:
     report = ImportReport(kind=kind, problems=list(problems))
     seen: set[str] = set()
     now = utcnow()
-    for item in loaded:
+    for done, item in enumerate(loaded):
+        progress(done, len(loaded))
         ident = item.ident
         seen.add(ident)
         row = existing.get(ident)
-        edited_since_import = (
-            row is not None
-            and row.edited_at is not None
-            and (row.imported_at is None or row.edited_at > row.imported_at)
-        )
+        edited_since_import = row is not None and _edited_since_import(row)
         if row is not None and row.source_hash == item.content_hash:
             (report.kept_edits if edited_since_import else report.unchanged).append(ident)
             continue
@@ -126,11 +132,12 @@ async def _import(
         )
     report.missing_files = sorted(set(existing) - seen)
     await session.flush()
+    progress(len(loaded), len(loaded))
     return report
 
 
 async def import_recipients(
-    session: AsyncSession, *, folder: Path, force: bool = False
+    session: AsyncSession, *, folder: Path, force: bool = False, progress: Report = ignore
 ) -> ImportReport:
     loaded, problems = load_folder(folder, RecipientFile)
     rows = await session.scalars(
@@ -146,10 +153,13 @@ async def import_recipients(
         apply=recipients_service.apply_file,
         make=lambda ident: Recipient(id=ident, tags=[], channels=[]),
         force=force,
+        progress=progress,
     )
 
 
-async def import_cases(session: AsyncSession, *, folder: Path, force: bool = False) -> ImportReport:
+async def import_cases(
+    session: AsyncSession, *, folder: Path, force: bool = False, progress: Report = ignore
+) -> ImportReport:
     loaded, problems = load_folder(folder, CaseFile)
     rows = await session.scalars(
         select(Case).options(selectinload(Case.people).selectinload(CasePerson.charges))
@@ -164,4 +174,5 @@ async def import_cases(session: AsyncSession, *, folder: Path, force: bool = Fal
         apply=cases_service.apply_file,
         make=lambda ident: Case(id=ident, people=[]),
         force=force,
+        progress=progress,
     )

@@ -14,6 +14,7 @@ from app.console import run_in_session
 from app.db import utcnow
 from app.letters.context import base_context, with_sender
 from app.letters.schemas import SenderIn
+from app.progress import progress
 from app.recipients import service as recipients_service
 from app.templating.kit import LetterKit
 from app.templating.library import Purpose
@@ -39,26 +40,33 @@ def templates_check() -> None:
         offices = await recipients_service.all_recipients(session)
         errors: list[str] = []
         count = 0
-        for template in kit.library.all():
-            for office in offices:
-                for case in full if template.purpose is Purpose.individual else [None]:
-                    base = base_context(
-                        campaign=check_campaign,
-                        cases=full,
-                        case=case,
-                        recipient=office,
-                        language=template.language,
-                        today=utcnow().date(),
-                        max_age_days=settings.holder_max_age_days,
-                        organisation=settings.organisation_name,
-                    )
-                    seed = letter_seed(template.name, office.id, case.id if case else "*")
-                    try:
-                        kit.renderer.render(template, with_sender(base, sender), seed=seed)
-                        count += 1
-                    except RenderError as exc:
-                        case_id = case.id if case else "all cases"
-                        errors.append(f"{template.path.name} × {office.id} × {case_id}: {exc}")
+        combinations = [
+            (template, office, case)
+            for template in kit.library.all()
+            for office in offices
+            for case in (full if template.purpose is Purpose.individual else [None])
+        ]
+        with progress("rendering letters") as report:
+            for done, (template, office, case) in enumerate(combinations):
+                report(done, len(combinations))
+                base = base_context(
+                    campaign=check_campaign,
+                    cases=full,
+                    case=case,
+                    recipient=office,
+                    language=template.language,
+                    today=utcnow().date(),
+                    max_age_days=settings.holder_max_age_days,
+                    organisation=settings.organisation_name,
+                )
+                seed = letter_seed(template.name, office.id, case.id if case else "*")
+                try:
+                    kit.renderer.render(template, with_sender(base, sender), seed=seed)
+                    count += 1
+                except RenderError as exc:
+                    case_id = case.id if case else "all cases"
+                    errors.append(f"{template.path.name} × {office.id} × {case_id}: {exc}")
+            report(len(combinations), len(combinations))
         templates = len(kit.library.all())
         typer.echo(f"{count} letters rendered from {templates} templates")
         if count == 0:

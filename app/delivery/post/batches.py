@@ -21,6 +21,7 @@ from app.delivery.post.envelopes import Layout
 from app.delivery.post.printing import Batch, render_batch
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter
+from app.progress import Report, ignore
 from app.recipients import service as recipients_service
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
@@ -83,13 +84,16 @@ async def batch_letters(
 TEST_MARK = "TEST - DO NOT POST"
 
 
-async def render(session: AsyncSession, *, batch: PrintBatch, settings: Settings) -> Batch:
+async def render(
+    session: AsyncSession, *, batch: PrintBatch, settings: Settings, progress: Report = ignore
+) -> Batch:
     """The batch's PDF and manifest, made again from the letters on record."""
     return render_batch(
         await batch_letters(session, batch=batch),
         settings,
         default_layout=Layout(settings.pdf_layout),
         watermark=TEST_MARK if batch.test_mode else None,
+        progress=progress,
     )
 
 

@@ -12,6 +12,7 @@ from app.campaigns import service as campaigns_service
 from app.config import get_settings
 from app.console import run_in_session
 from app.delivery.post import batches
+from app.progress import progress
 
 post_app = typer.Typer(help="Letters for the post.")
 ACTOR = "cli"
@@ -30,7 +31,10 @@ def post_batch(
     async def work(session: AsyncSession) -> tuple[int, bytes, str, int]:
         found = await campaigns_service.get_campaign(session, slug=campaign)
         batch = await batches.create_batch(session, campaign=found, actor=ACTOR)
-        rendered = await batches.render(session, batch=batch, settings=settings)
+        with progress(f"typesetting batch {batch.id}") as report:
+            rendered = await batches.render(
+                session, batch=batch, settings=settings, progress=report
+            )
         return batch.id, rendered.pdf, rendered.manifest_csv, len(rendered.pages)
 
     batch_id, pdf, manifest, count = run_in_session(settings, work)

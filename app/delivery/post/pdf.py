@@ -34,6 +34,7 @@ from app.delivery.post.typesetting import (
     text_width,
     wrap,
 )
+from app.progress import Report, ignore
 
 
 class AddressDoesNotFit(ValueError):
@@ -110,16 +111,20 @@ def render_pdf(
     default_layout: Layout = Layout.din5008_b,
     overrides: Mapping[str, Layout] | None = None,
     watermark: str | None = None,
+    progress: Report = ignore,
 ) -> tuple[bytes, list[int]]:
     """One PDF for all `letters`, each starting on a new page; the bytes and each letter's page
     count; `watermark` across every page, under the text. Raises AddressDoesNotFit or
-    UnprintableCharacters naming the letter's reference."""
+    UnprintableCharacters naming the letter's reference. `progress` counts each letter twice:
+    laid out, then drawn."""
     if not letters:
         raise ValueError("No letters to render: a PDF needs at least one page.")
     glyphs = fonts()
     # Lay every letter out before drawing anything, so a bad letter fails the batch early.
     laid_out: list[tuple[list[list[_Run]], Layout]] = []
+    steps = 2 * len(letters)
     for letter in letters:
+        progress(len(laid_out), steps)
         layout = layout_for(letter.country, default_layout, overrides)
         laid_out.append((_layout_letter(letter, layout, glyphs), layout))
     out = io.BytesIO()
@@ -134,7 +139,8 @@ def render_pdf(
     )
     pdf.setTitle("Letters")
     pdf.setCreator("Appeals")
-    for pages, layout in laid_out:
+    for drawn, (pages, layout) in enumerate(laid_out):
+        progress(len(letters) + drawn, steps)
         for index, runs in enumerate(pages):
             if index == 0:
                 _draw_marks(pdf, layout)
@@ -143,6 +149,7 @@ def render_pdf(
             _draw_runs(pdf, runs)
             pdf.showPage()
     pdf.save()
+    progress(steps, steps)
     return out.getvalue(), [len(pages) for pages, _ in laid_out]
 
 

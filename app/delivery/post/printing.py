@@ -21,6 +21,7 @@ from app.delivery.post.typesetting import UnprintableCharacters
 from app.errors import Conflict, NotFound
 from app.letters.context import format_day
 from app.letters.models import Letter
+from app.progress import Report, ignore
 from app.recipients.channels import ChannelKind
 from app.recipients.health import channel_problem
 from app.recipients.models import Recipient, RecipientChannel
@@ -92,6 +93,7 @@ def render_batch(
     *,
     default_layout: Layout = Layout.din5008_b,
     watermark: str | None = None,
+    progress: Report = ignore,
 ) -> Batch:
     """One PDF for many letters, and a CSV manifest: letter, office, country, pages; with
     `watermark`, written across every page."""
@@ -102,6 +104,7 @@ def render_batch(
             [printable(letter, recipient, settings) for letter, recipient in letters],
             default_layout=default_layout,
             watermark=watermark,
+            progress=progress,
         )
     except (AddressDoesNotFit, UnprintableCharacters) as exc:
         raise Unprintable(f"{exc} Correct the directory entry or the letter, then retry.") from exc
