@@ -22,7 +22,6 @@ import os
 import random
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -30,18 +29,18 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
 from app.config import Settings
 from app.db import utcnow
-from app.delivery.email import ChannelFault, Outgoing, SendError, Transport, policy
+from app.delivery.email import Outgoing, Transport, policy
 from app.signatures import bounces, consent, service
 from app.signatures.bounces import MailRef
+from app.signatures.mail_outcomes import ClaimedMail, Outcomes
 from app.signatures.models import (
     Signature,
-    SignatureEvent,
     SignatureStatus,
     Supporter,
     TokenPurpose,
@@ -52,15 +51,7 @@ from app.web.pages import templates
 log = logging.getLogger(__name__)
 # The pages' templates and translations, without HTML escaping: these mails are plain text.
 _MAIL_TEMPLATES = templates.env.overlay(autoescape=False)
-# How a temporary failure's event starts: the history is where the failed attempts are counted.
-DELAYED = "confirmation mail delayed"
 _RNG = random.Random()  # noqa: S311 - jitter, not security
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedMail:
-    signature_id: int
-    outgoing: Outgoing
 
 
 def confirmation_message(
@@ -122,7 +113,7 @@ async def run_mail_round(
     rng: random.Random = _RNG,
 ) -> int:
     """Purge expired signatures, then claim, send and record due confirmation mails; returns
-    how many mails were tried."""
+    how many mails were tried, and logs the round as one line when it claimed any."""
     owner = owner or mailer_name()
     async with sessionmaker() as session, session.begin():
         purged = await service.purge_expired(session, now)
@@ -130,7 +121,7 @@ async def run_mail_round(
         log.info("purged %d unconfirmed signatures past expiry", purged)
     deadline = policy.deadline(settings)
     claimed = await _claim(sessionmaker, settings, now=now, limit=limit, owner=owner)
-    outcomes = _Outcomes(sessionmaker, settings, owner=owner, now=now, rng=rng)
+    outcomes = Outcomes(sessionmaker, settings, owner=owner, now=now, rng=rng)
     await policy.send_all(
         claimed,
         transport=transport,
@@ -139,6 +130,9 @@ async def run_mail_round(
         failed=outcomes.failed,
         hand_back=outcomes.hand_back,
     )
+    outcomes.tally.claimed = len(claimed)
+    if (line := outcomes.tally.line(f"{owner}: confirmation mail round")) is not None:
+        log.info(line)
     return len(claimed)
 
 
@@ -270,127 +264,3 @@ def _within_daily_cap(supporter: Supporter, settings: Settings, now: datetime) -
         supporter.mail_window_start = now
         supporter.mails_in_window = 0
     return supporter.mails_in_window < settings.confirmation_mails_per_address_per_day
-
-
-class _Outcomes:
-    """What a round records of each mail it claimed, in a transaction of its own, only while
-    it still holds the mail's lease."""
-
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        *,
-        owner: str,
-        now: datetime,
-        rng: random.Random,
-    ) -> None:
-        self.sessionmaker, self.settings = sessionmaker, settings
-        self.owner, self.now, self.rng = owner, now, rng
-
-    async def accepted(self, item: ClaimedMail, answer: str) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            signature = await self._release(session, item)
-            if signature is None:
-                return
-            signature.mails_sent += 1
-            signature.last_mail_at = self.now
-            signature.last_mail_error = None
-            more = _pending(signature) and signature.mails_sent < service.MAX_CONFIRMATION_MAILS
-            reminder = timedelta(hours=self.settings.confirmation_reminder_hours)
-            signature.mail_due_at = self.now + reminder if more else None
-            _note(
-                session,
-                signature,
-                f"confirmation mail {signature.mails_sent} sent: {answer}",
-                now=self.now,
-            )
-
-    async def failed(self, item: ClaimedMail, error: SendError) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            signature = await self._release(session, item)
-            if signature is None:
-                return
-            signature.last_mail_error = error.detail
-            signature.mail_due_at = None
-            if not error.temporary:
-                detail = f"confirmation mail refused ({error.code}): {error.detail}"
-                _note(session, signature, detail, now=self.now)
-                return
-            failures, since = await _failures(session, signature, now=self.now)
-            when = policy.retry_at(
-                self.settings, attempt=failures + 1, failing_since=since, now=self.now, rng=self.rng
-            )
-            if when is None:
-                reason = (
-                    f"gave up after {failures + 1} attempts since "
-                    f"{since.isoformat(timespec='minutes')}: {error.detail}"
-                )
-                signature.last_mail_error = reason
-                _note(session, signature, f"confirmation mail not sent: {reason}", now=self.now)
-                return
-            signature.mail_due_at = when if _pending(signature) else None
-            detail = f"{DELAYED} ({error.code}); next attempt at {when.isoformat()}: {error.detail}"
-            _note(session, signature, detail, now=self.now)
-
-    async def hand_back(self, items: Sequence[ClaimedMail], fault: ChannelFault | None) -> None:
-        """Release `items` unsent, their attempts not counted (nor against the daily cap): to
-        go again now when the lease ran short, or when the e-mail channel's pause ends on a
-        channel fault, the pause written in the same transaction."""
-        until, detail = self.now, "the round's lease ran out before its turn"
-        async with self.sessionmaker() as session, session.begin():
-            if fault is not None:
-                until = policy.pause_ends(self.settings, now=self.now)
-                detail = f"e-mail channel paused: {fault.detail}"
-                await policy.pause(session, fault, until=until, now=self.now, actor=self.owner)
-            for item in items:
-                signature = await self._release(session, item)
-                if signature is None:
-                    continue
-                supporter = await session.get(
-                    Supporter, signature.supporter_id, with_for_update=True
-                )
-                if supporter is not None and supporter.mails_in_window > 0:
-                    supporter.mails_in_window -= 1
-                signature.mail_due_at = until if _pending(signature) else None
-                _note(
-                    session,
-                    signature,
-                    f"confirmation mail handed back, the attempt does not count: {detail}",
-                    now=self.now,
-                )
-
-    async def _release(self, session: AsyncSession, item: ClaimedMail) -> Signature | None:
-        """The signature, locked and its mail lease released, if this round still holds it."""
-        signature = await session.get(Signature, item.signature_id, with_for_update=True)
-        if signature is None or signature.mail_lease_owner != self.owner:
-            log.warning("signature %s: mail lease lost before recording", item.signature_id)
-            return None
-        signature.mail_lease_owner = None
-        signature.mail_lease_expires_at = None
-        return signature
-
-
-def _pending(signature: Signature) -> bool:
-    return signature.status is SignatureStatus.pending
-
-
-def _note(session: AsyncSession, signature: Signature, detail: str, *, now: datetime) -> None:
-    """A mail event in the signature's history (its status unchanged)."""
-    status = signature.status.value
-    service.record(session, signature, from_status=status, to=status, now=now, detail=detail)
-
-
-async def _failures(
-    session: AsyncSession, signature: Signature, *, now: datetime
-) -> tuple[int, datetime]:
-    """How many attempts at the mail now due failed temporarily before, and since when (`now`
-    if none did): counted in the signature's history since its last mail went."""
-    query = select(func.count(), func.min(SignatureEvent.at)).where(
-        SignatureEvent.signature_id == signature.id,
-        SignatureEvent.detail.startswith(DELAYED, autoescape=True),
-    )
-    if signature.last_mail_at is not None:
-        query = query.where(SignatureEvent.at > signature.last_mail_at)
-    count, first = (await session.execute(query)).one()
-    return int(count), first or now

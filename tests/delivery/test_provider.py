@@ -633,3 +633,36 @@ class TestTheAssembledWorker:
         delivery = await the_delivery(session)
         assert delivery.status is S.printed
         assert delivery.external_id in provider[0].letters
+
+
+class TestTheRoundsLogLine:
+    """One line per postal round that did something: counts and failure classes, no address."""
+
+    async def test_a_sent_letter(
+        self, postal_letter: dict[str, Any], round_: Round, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level("INFO", logger="app.delivery.post.round")
+        assert await round_(utcnow()) == 1
+        [line] = [r.getMessage() for r in caplog.records if "postal round" in r.getMessage()]
+        assert line == "worker w1: postal round: 1 claimed, 1 sent, 0 to retry, 0 failed"
+
+    async def test_a_refusal_is_counted_by_its_code(
+        self,
+        postal_letter: dict[str, Any],
+        provider: tuple[FakePrintMail, str],
+        round_: Round,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        provider[0].answer_next(429, retry_after="120")
+        caplog.set_level("INFO", logger="app.delivery.post.round")
+        await round_(utcnow())
+        [line] = [r.getMessage() for r in caplog.records if "postal round" in r.getMessage()]
+        assert line.endswith("0 sent, 1 to retry, 0 failed, failures by class: 429: 1")
+        assert "Brussels" not in caplog.text and "EEAS" not in caplog.text
+
+    async def test_an_idle_round_logs_nothing(
+        self, round_: Round, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level("INFO", logger="app.delivery.post.round")
+        assert await round_(utcnow()) == 0
+        assert "postal round" not in caplog.text

@@ -8,6 +8,7 @@ from email.policy import default as default_policy
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -166,6 +167,39 @@ class TestOverSmtp:
         message = email.message_from_bytes(content, policy=default_policy)
         assert "/confirm/" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert (await the_signature(session)).mails_sent == 1
+
+    async def test_each_round_is_one_log_line_without_the_address(
+        self,
+        client: httpx.AsyncClient,
+        campaign: dict[str, Any],
+        smtp: tuple[int, Sink],
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        port, sink = smtp
+        config = smtp_settings(settings, port)
+        await sign(client)
+        transport = SmtpTransport(config)
+        caplog.set_level("INFO", logger="app.signatures.mailer")
+        now = utcnow()
+        sink.reply = "451 4.7.1 Greylisted"
+        await run_mail_round(sessionmaker, transport, config, now=now, owner="m1")
+        await run_mail_round(sessionmaker, transport, config, now=now, owner="m1")  # nothing due
+        sink.reply = "250 OK"
+        await run_mail_round(
+            sessionmaker, transport, config, now=now + timedelta(minutes=11), owner="m1"
+        )
+        await transport.close()
+        lines = [
+            r.getMessage() for r in caplog.records if "confirmation mail round" in r.getMessage()
+        ]
+        assert lines == [
+            "m1: confirmation mail round: 1 claimed, 0 sent, 1 to retry, 0 failed, "
+            "failures by class: 451: 1",
+            "m1: confirmation mail round: 1 claimed, 1 sent, 0 to retry, 0 failed",
+        ]
+        assert "ada@example.org" not in caplog.text and "Ada" not in caplog.text
 
     async def test_nothing_goes_to_an_address_whose_signature_was_withdrawn(
         self,

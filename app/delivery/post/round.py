@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.campaigns.models import Campaign
 from app.config import Settings
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.post import printing, tracking
+from app.delivery.post import tracking
+from app.delivery.post.claims import Claimed, claim, return_address
 from app.delivery.post.envelopes import Layout
-from app.delivery.post.pdf import AddressDoesNotFit, PrintableLetter, render_pdf
+from app.delivery.post.pdf import AddressDoesNotFit, render_pdf
 from app.delivery.post.provider import (
     PostalAddress,
     PrintMailClient,
@@ -40,24 +37,12 @@ from app.delivery.post.provider import (
 )
 from app.delivery.post.typesetting import UnprintableCharacters
 from app.delivery.queue import leases, pauses
-from app.letters.models import Letter
-from app.recipients import service as recipients_service
+from app.delivery.tally import Tally
 from app.recipients.channels import ChannelKind
-from app.recipients.models import Recipient
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus
 POSTAL = ChannelKind.postal
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    delivery_id: int
-    attempt: int
-    idempotency_key: str
-    letter: PrintableLetter
-    to: PostalAddress | None  # None: the office has no usable postal address left
-    description: str
 
 
 async def run_postal_round(
@@ -71,8 +56,8 @@ async def run_postal_round(
     rng: random.Random | None = None,
 ) -> int:
     """Send up to `limit` due postal letters through the provider, then read due tracking;
-    returns how many deliveries were sent or tracked. Does nothing unless `post_transport` is
-    "provider", nor while the postal channel is paused."""
+    returns how many deliveries were sent or tracked, and logs the round as one line. Does
+    nothing unless `post_transport` is "provider", nor while the postal channel is paused."""
     if settings.post_transport != "provider":
         return 0
     async with sessionmaker() as session:
@@ -84,32 +69,11 @@ async def run_postal_round(
         await _pause(sessionmaker, settings, [], exc, worker_name=worker_name, now=now)
         return 0
     claimed = await claim(sessionmaker, settings, worker_name=worker_name, now=now, limit=limit)
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
-    for index, item in enumerate(claimed):
-        try:
-            reference = await send(client, item, sender=sender, settings=settings)
-        except ProviderConfigError as exc:
-            await _pause(
-                sessionmaker, settings, claimed[index:], exc, worker_name=worker_name, now=now
-            )
-            return index
-        except ProviderError as exc:
-            await record(
-                sessionmaker, settings, item, error=exc, actor=worker_name, now=now, rng=rng
-            )
-            if exc.code == 429:  # the provider asked us to wait: the rest of the round waits too
-                await _put_back(sessionmaker, claimed[index + 1 :], exc, actor=worker_name, now=now)
-                return index + 1
-        else:
-            await record(
-                sessionmaker,
-                settings,
-                item,
-                reference=reference,
-                actor=worker_name,
-                now=now,
-                rng=rng,
-            )
+    tally = Tally(claimed=len(claimed))
+    rounds = _Sending(sessionmaker, settings, client, worker_name=worker_name, now=now, rng=rng)
+    if not await rounds.send_all(claimed, sender=sender, tally=tally):
+        _log_round(worker_name, tally, tracked=0)
+        return tally.sent + tally.retrying + tally.failed
     try:
         tracked = await tracking.poll(
             sessionmaker, settings, client, actor=worker_name, now=now, limit=limit
@@ -117,96 +81,76 @@ async def run_postal_round(
     except ProviderConfigError as exc:
         await _pause(sessionmaker, settings, [], exc, worker_name=worker_name, now=now)
         tracked = 0
+    _log_round(worker_name, tally, tracked=tracked)
     return len(claimed) + tracked
 
 
-def return_address(settings: Settings) -> PostalAddress:
-    """Our own address, printed as the sender's; the provider needs one."""
-    if not settings.organisation_address or not settings.home_country:
-        raise ProviderConfigError(
-            "the provider needs our return address: set APPEALS_ORGANISATION_ADDRESS and "
-            "APPEALS_HOME_COUNTRY"
-        )
-    return PostalAddress(
-        (settings.organisation_name, *settings.organisation_address), settings.home_country
-    )
+def _log_round(worker_name: str, tally: Tally, *, tracked: int) -> None:
+    line = tally.line(f"worker {worker_name}: postal round")
+    if tracked:
+        line = (line or f"worker {worker_name}: postal round: 0 claimed") + (f", {tracked} tracked")
+    if line is not None:
+        log.info(line)
 
 
-async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    *,
-    worker_name: str,
-    now: datetime,
-    limit: int,
-) -> list[Claimed]:
-    """Lease up to `limit` due postal deliveries (and ones whose lease expired)."""
-    async with sessionmaker() as session, session.begin():
-        ids = await leases.due_ids(session, channel=POSTAL, now=now, limit=limit)
-        if not ids:
-            return []
-        rows = await session.execute(
-            select(Delivery, Letter, Campaign)
-            .join(Letter, Letter.id == Delivery.letter_id)
-            .join(Campaign, Campaign.id == Letter.campaign_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
+class _Sending:
+    """One round's letters, sent in turn and each outcome recorded."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        client: PrintMailClient,
+        *,
+        worker_name: str,
+        now: datetime,
+        rng: random.Random | None,
+    ) -> None:
+        self.sessionmaker, self.settings, self.client = sessionmaker, settings, client
+        self.worker_name, self.now = worker_name, now
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+
+    async def send_all(
+        self, claimed: Sequence[Claimed], *, sender: PostalAddress, tally: Tally
+    ) -> bool:
+        """Send `claimed` in turn; False when the round stopped early (the channel paused on
+        our own fault, or the provider asked us to wait), its rest handed back unspent."""
+        sessionmaker, settings, actor, now = (
+            self.sessionmaker,
+            self.settings,
+            self.worker_name,
+            self.now,
         )
-        offices: dict[str, Recipient] = {}
-        claimed = []
-        for delivery, letter, campaign in rows:
-            if delivery.recipient_id not in offices:
-                offices[delivery.recipient_id] = await recipients_service.get_recipient(
-                    session, recipient_id=delivery.recipient_id
+        for index, item in enumerate(claimed):
+            try:
+                reference = await send(self.client, item, sender=sender, settings=settings)
+            except ProviderConfigError as exc:
+                await _pause(
+                    sessionmaker, settings, claimed[index:], exc, worker_name=actor, now=now
                 )
-            office = offices[delivery.recipient_id]
-            detail = None
-            if delivery.status is not S.sending and delivery.external_id is not None:
-                # Staff sent back a letter the provider already had (returned, say): the old
-                # key would only fetch that letter again.
-                detail = f"a new provider letter; the last one was {delivery.external_id}"
-                delivery.idempotency_key = secrets.token_hex(16)
-                delivery.external_id = None
-            leases.take(
-                session,
-                delivery,
-                owner=worker_name,
-                now=now,
-                seconds=settings.lease_seconds,
-                again="sending again with the same idempotency key, so the provider returns "
-                "any letter it already made",
-                detail=detail,
-            )
-            claimed.append(
-                Claimed(
-                    delivery_id=delivery.id,
-                    attempt=delivery.attempts,
-                    idempotency_key=delivery.idempotency_key,
-                    letter=printing.printable(letter, office, settings),
-                    to=_destination(office, campaign, settings),
-                    description=f"letter {letter.id}, campaign {campaign.slug}",
+                tally.handed_back += len(claimed) - index
+                return False
+            except ProviderError as exc:
+                await record(
+                    sessionmaker, settings, item, error=exc, actor=actor, now=now, rng=self.rng
                 )
-            )
-        return claimed
-
-
-def _destination(office: Recipient, campaign: Campaign, settings: Settings) -> PostalAddress | None:
-    channel = printing.postal_channel(office)
-    if channel is None:
-        return None
-    if campaign.test_mode and settings.home_country:
-        # Test mode: the letter comes back to us, saying where it would have gone.
-        return PostalAddress(
-            (
-                f"TEST for {office.office}",
-                settings.organisation_name,
-                *settings.organisation_address,
-            ),
-            settings.home_country,
-        )
-    country = channel.country or office.country
-    # The country goes as a code; with it as home country, the lines carry no country line.
-    return PostalAddress(tuple(printing.address_lines(office, home_country=country)), country)
+                tally.failure(exc.code, temporary=exc.temporary)
+                if exc.code == 429:  # the provider asked us to wait: the rest waits too
+                    await _put_back(sessionmaker, claimed[index + 1 :], exc, actor=actor, now=now)
+                    tally.handed_back += len(claimed) - index - 1
+                    return False
+            else:
+                await record(
+                    sessionmaker,
+                    settings,
+                    item,
+                    reference=reference,
+                    actor=actor,
+                    now=now,
+                    rng=self.rng,
+                )
+                tally.sent += 1
+        return True
 
 
 async def send(
