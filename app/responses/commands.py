@@ -30,7 +30,11 @@ EX_TEMPFAIL = 75
 def inbound_imap(
     once: Annotated[bool, typer.Option(help="One pass over the mailbox, then exit")] = False,
 ) -> None:
-    """Poll the IMAP mailbox; processed mail is moved to APPEALS_IMAP_PROCESSED_FOLDER."""
+    """Poll the IMAP mailbox; processed mail is moved to APPEALS_IMAP_PROCESSED_FOLDER.
+
+    A failure of the first pass (the server refuses us, the settings are wrong) stops the
+    command with exit status 2; once a pass has worked, a failed one (the server restarting, a
+    dropped connection) is reported and the next pass comes at the usual interval."""
     settings = get_settings()
     require_token_secret(settings)
 
@@ -41,14 +45,24 @@ def inbound_imap(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        failures = 0
+        failures, passes = 0, 0
         try:
             while True:
-                result = await imap.poll_once(sessionmaker, settings)
-                typer.echo(f"{result.moved} messages processed and moved", err=True)
-                if result.failed:
-                    typer.echo(f"left for the next pass: UIDs {', '.join(result.failed)}", err=True)
-                failures = len(result.failed)
+                try:
+                    result = await imap.poll_once(sessionmaker, settings)
+                except imap.MailboxError as exc:
+                    if once or not passes:
+                        raise
+                    typer.echo(
+                        f"error: {exc}; next pass in {settings.imap_poll_seconds:.0f} s", err=True
+                    )
+                else:
+                    passes += 1
+                    typer.echo(f"{result.moved} messages processed and moved", err=True)
+                    if result.failed:
+                        left = ", ".join(result.failed)
+                        typer.echo(f"left for the next pass: UIDs {left}", err=True)
+                    failures = len(result.failed)
                 if once:
                     break
                 try:

@@ -16,7 +16,7 @@ import asyncio
 import imaplib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,8 +58,15 @@ class ImapMailbox:
             raise MailboxError("not connected")
         return self._client
 
-    def _check(self, answer: tuple[str, Sequence[object]], what: str) -> Sequence[object]:
-        status, data = answer
+    def _call(
+        self, what: str, command: Callable[..., tuple[str, Sequence[object]]], *args: str
+    ) -> Sequence[object]:
+        """Run one IMAP command: a refusal, or the connection lost on the way, is a
+        MailboxError (imaplib raises `IMAP4.abort` or an OSError for the latter)."""
+        try:
+            status, data = command(*args)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"IMAP {what} failed: {exc}") from exc
         if status != "OK":
             raise MailboxError(f"IMAP {what} refused: {data!r}")
         return data
@@ -90,24 +97,32 @@ class ImapMailbox:
             self.client.login(s.imap_username or "", s.imap_password or "")
         except imaplib.IMAP4.error as exc:  # imaplib raises on NO for LOGIN
             raise MailboxError(f"IMAP LOGIN refused: {exc}") from exc
-        self._capabilities = frozenset(c.upper() for c in self.client.capabilities)
+        # Asked again: servers (Dovecot among them) name MOVE and UIDPLUS only once logged in,
+        # and imaplib keeps the list it was given before.
+        listed = self._call("CAPABILITY", self.client.capability)
+        first = listed[0] if listed else b""
+        names = first.decode().split() if isinstance(first, bytes) else []
+        self._capabilities = frozenset(c.upper() for c in names or self.client.capabilities)
         # The processed folder may exist already: a refused CREATE is fine, a missing one is not.
-        self.client.create(_quote(s.imap_processed_folder))
-        self._check(self.client.select(_quote(s.imap_folder)), f"SELECT {s.imap_folder}")
+        try:
+            self.client.create(_quote(s.imap_processed_folder))
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"IMAP CREATE failed: {exc}") from exc
+        self._call(f"SELECT {s.imap_folder}", self.client.select, _quote(s.imap_folder))
 
     def uids(self) -> list[str]:
-        data = self._check(self.client.uid("SEARCH", "ALL"), "UID SEARCH")
+        data = self._call("UID SEARCH", self.client.uid, "SEARCH", "ALL")
         first = data[0] if data else b""
         return first.decode().split() if isinstance(first, bytes) else []
 
     def fetch(self, uid: str, max_bytes: int) -> tuple[bytes, int]:
         """The message's bytes (its first `max_bytes` if larger) and its full size."""
-        data = self._check(self.client.uid("FETCH", uid, "(RFC822.SIZE)"), "UID FETCH size")
+        data = self._call("UID FETCH size", self.client.uid, "FETCH", uid, "(RFC822.SIZE)")
         head = data[0] if data else b""
         found = re.search(rb"RFC822\.SIZE (\d+)", head if isinstance(head, bytes) else b"")
         size = int(found.group(1)) if found else 0
         part = "BODY.PEEK[]" if size <= max_bytes else f"BODY.PEEK[]<0.{max_bytes}>"
-        data = self._check(self.client.uid("FETCH", uid, f"({part})"), "UID FETCH")
+        data = self._call("UID FETCH", self.client.uid, "FETCH", uid, f"({part})")
         for item in data:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
                 return item[1], size or len(item[1])
@@ -116,14 +131,14 @@ class ImapMailbox:
     def move(self, uid: str) -> None:
         folder = _quote(self.settings.imap_processed_folder)
         if "MOVE" in self._capabilities:
-            self._check(self.client.uid("MOVE", uid, folder), "UID MOVE")
+            self._call("UID MOVE", self.client.uid, "MOVE", uid, folder)
             return
-        self._check(self.client.uid("COPY", uid, folder), "UID COPY")
-        self._check(self.client.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+        self._call("UID COPY", self.client.uid, "COPY", uid, folder)
+        self._call("UID STORE", self.client.uid, "STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
         if "UIDPLUS" in self._capabilities:
-            self._check(self.client.uid("EXPUNGE", uid), "UID EXPUNGE")
+            self._call("UID EXPUNGE", self.client.uid, "EXPUNGE", uid)
         else:
-            self._check(self.client.expunge(), "EXPUNGE")
+            self._call("EXPUNGE", self.client.expunge)
 
     def close(self) -> None:
         if self._client is not None:
