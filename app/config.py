@@ -48,12 +48,18 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy async URL; empty means SQLite at <var_dir>/appeals.db.",
     )
-    database_echo: bool = False
-    cases_dir: Path = SHIPPED / "cases"
-    recipients_dir: Path = SHIPPED / "recipients"
-    alembic_dir: Path = SHIPPED / "alembic"
-    templates_dir: Path = SHIPPED / "letter_templates"
-    default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    database_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    cases_dir: Path = Field(default=SHIPPED / "cases", description="The case files to import.")
+    recipients_dir: Path = Field(default=SHIPPED / "recipients", description="The office files.")
+    alembic_dir: Path = Field(default=SHIPPED / "alembic", description="The migrations.")
+    templates_dir: Path = Field(
+        default=SHIPPED / "letter_templates", description="The letter templates (*.j2)."
+    )
+    default_language: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2}$",
+        description="The language of a letter when none fits the office.",
+    )
 
     organisation_name: Annotated[str, Line(200, min_length=1)] = Field(
         default="Appeals", description="Who runs the campaigns (the From name of mails)."
@@ -75,24 +81,24 @@ class Settings(BaseSettings):
         "is ever contacted; empty pauses the postal channel in provider mode.",
     )
     printmail_api_key: str | None = Field(default=None, description="Sent as basic-auth user.")
-    printmail_timeout_seconds: float = Field(default=30, gt=0)
+    printmail_timeout_seconds: float = Field(default=30, gt=0, description="Per provider call.")
     printmail_tracking_minutes: int = Field(
         default=360, ge=1, description="How often a provider letter's tracking events are read."
     )
     mail_transport: Literal["outbox", "smtp"] = Field(
         default="outbox", description="outbox writes .eml files to <var_dir>/outbox; smtp sends."
     )
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
+    smtp_host: str = Field(default="127.0.0.1", description="The SMTP relay (smtp transport).")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="The relay's port.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS (port 587).")
+    smtp_tls: bool = Field(default=False, description="TLS from the first byte (port 465).")
     tls_ca_file: Path | None = Field(
         default=None,
         description="CA certificates (PEM) trusted for the SMTP and IMAP servers besides the "
         "system's: for a server whose certificate an organisation's own CA signed.",
     )
-    smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_username: str | None = Field(default=None, description="SMTP login, with the password.")
+    smtp_password: str | None = Field(default=None, description="SMTP login, with the username.")
     dkim_selector: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
@@ -101,7 +107,7 @@ class Settings(BaseSettings):
     )
     dkim_domain: str | None = Field(default=None, description="Default: mail_domain.")
     dkim_private_key_file: Path | None = Field(default=None, description="RSA key, PEM.")
-    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    smtp_timeout_seconds: float = Field(default=30, gt=0, description="Per SMTP connection.")
     mail_domain: str = Field(
         default="appeals.invalid", description="Domain of the campaign, reply and bounce addresses."
     )
@@ -130,7 +136,7 @@ class Settings(BaseSettings):
         description="How long our own misconfiguration (a refused login, broken TLS, a "
         "missing return address) pauses a channel.",
     )
-    lease_seconds: int = Field(default=300, ge=10)
+    lease_seconds: int = Field(default=300, ge=10, description="A claim's lease; sends end sooner.")
     worker_batch: int = Field(
         default=200,
         ge=1,
@@ -146,8 +152,8 @@ class Settings(BaseSettings):
         default=None, description="ISO code; letters to other countries print the country line."
     )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="The address serve listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="The port serve listens on.")
     public_url: str = Field(
         default="",
         description="Where supporters reach the site: the base of links in confirmation e-mails. "
@@ -173,13 +179,15 @@ class Settings(BaseSettings):
     signing_min_fill_seconds: float = Field(
         default=3, ge=0, description="A form sent back sooner than this is treated as a bot."
     )
-    signing_form_max_age_hours: int = Field(default=24, ge=1)
+    signing_form_max_age_hours: int = Field(default=24, ge=1, description="Form token lifetime.")
     signing_rate_per_ip: str = Field(default="20/hour", description="`limits` notation.")
-    signing_rate_per_email: str = Field(default="5/day")
-    signing_rate_per_campaign: str = Field(default="600/hour")
-    confirmation_mails_per_address_per_day: int = Field(default=3, ge=1)
-    confirmation_expiry_days: int = Field(default=7, ge=1)
-    confirmation_reminder_hours: int = Field(default=24, ge=1)
+    signing_rate_per_email: str = Field(default="5/day", description="Signings per e-mail address.")
+    signing_rate_per_campaign: str = Field(default="600/hour", description="Signings per campaign.")
+    confirmation_mails_per_address_per_day: int = Field(
+        default=3, ge=1, description="Confirmation mails to one address a day, whatever it signs."
+    )
+    confirmation_expiry_days: int = Field(default=7, ge=1, description="Confirmation links expire.")
+    confirmation_reminder_hours: int = Field(default=24, ge=1, description="One reminder after.")
     embed_frame_ancestors: str = Field(
         default="*",
         pattern=r"^(?:'self'|[^\s;,'\"]+)(?: (?:'self'|[^\s;,'\"]+))*$",
@@ -219,22 +227,22 @@ class Settings(BaseSettings):
     imap_host: str | None = Field(
         default=None, description="The mailbox server `appeals inbound imap` reads."
     )
-    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_port: int = Field(default=993, ge=1, le=65535, description="The mailbox server's port.")
     imap_tls: bool = Field(default=True, description="IMAP over TLS (port 993).")
-    imap_starttls: bool = False
-    imap_username: str | None = None
-    imap_password: str | None = None
-    imap_folder: str = "INBOX"
+    imap_starttls: bool = Field(default=False, description="Plain IMAP upgraded with STARTTLS.")
+    imap_username: str | None = Field(default=None, description="The mailbox login.")
+    imap_password: str | None = Field(default=None, description="The mailbox password.")
+    imap_folder: str = Field(default="INBOX", description="The folder that is read.")
     imap_processed_folder: str = Field(
         default="Processed", description="Where processed mail is moved (never deleted)."
     )
-    imap_poll_seconds: int = Field(default=60, ge=5)
-    imap_timeout_seconds: float = Field(default=30, gt=0)
+    imap_poll_seconds: int = Field(default=60, ge=5, description="Wait between passes.")
+    imap_timeout_seconds: float = Field(default=30, gt=0, description="Per IMAP connection.")
 
     holder_max_age_days: int = Field(
         default=365, ge=1, description="A holder not verified for longer is reported stale."
     )
-    page_size_max: int = Field(default=200, ge=1)
+    page_size_max: int = Field(default=200, ge=1, description="Not read yet: routes cap limit.")
     worker_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve the worker's /metrics on this port."
     )
