@@ -53,6 +53,7 @@ from app.staff.people_pages import router as people_pages
 from app.staff.ratelimit import LoginLimits
 from app.startup import explain
 from app.templating.kit import LetterKit
+from app.web import caching
 from app.web.errors import install_error_handlers
 from app.web.headers import SecurityHeadersMiddleware
 from app.web.metrics import MetricsMiddleware, RequestMetrics
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Delivery asks signatures through this before staff send a letter again (ConsentCheck).
     app.state.consent_check = withdrawn_reason
     app.state.request_metrics = RequestMetrics()
+    caching.install(app)  # innermost: a NUL or a missing security header is dealt with outside
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=settings.served_over_tls)
     # Outermost: every answer is counted, a refused one too.

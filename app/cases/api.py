@@ -1,10 +1,11 @@
-"""JSON routes of cases: browse and search (public), edits (campaigner, admin)."""
+"""JSON routes of cases: browse and search (public, cacheable: app/web/caching.py), edits
+(campaigner, admin)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from app.cases import service
 from app.cases.files import Category, Status
@@ -13,12 +14,14 @@ from app.db import SessionDep
 from app.params import Id, Offset
 from app.schemas import ERROR_RESPONSES, Page
 from app.staff.auth import Editor
+from app.web import caching
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
 
-@router.get("", summary="List and search cases")
+@router.get("", summary="List and search cases", response_model=Page[CaseSummary])
 async def list_cases(
+    request: Request,
     session: SessionDep,
     q: Annotated[
         str | None,
@@ -31,7 +34,7 @@ async def list_cases(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
-) -> Page[CaseSummary]:
+) -> Response:
     rows, total = await service.list_cases(
         session,
         q=q,
@@ -41,14 +44,15 @@ async def list_cases(
         limit=limit,
         offset=offset,
     )
-    return Page(
-        items=[CaseSummary.model_validate(c) for c in rows], total=total, limit=limit, offset=offset
-    )
+    items = [CaseSummary.model_validate(c) for c in rows]
+    page = Page[CaseSummary](items=items, total=total, limit=limit, offset=offset)
+    return caching.shared_json(request, page)
 
 
-@router.get("/{case_id}", summary="One case in full")
-async def get_case(session: SessionDep, case_id: str) -> CaseRead:
-    return CaseRead.model_validate(await service.get_case(session, case_id=case_id))
+@router.get("/{case_id}", summary="One case in full", response_model=CaseRead)
+async def get_case(request: Request, session: SessionDep, case_id: str) -> Response:
+    case = CaseRead.model_validate(await service.get_case(session, case_id=case_id))
+    return caching.shared_json(request, case)
 
 
 @router.patch("/{case_id}", summary="Edit a case (campaigner, admin)")

@@ -1,10 +1,11 @@
-"""JSON routes of the directory: browse offices, staff corrections, directory health."""
+"""JSON routes of the directory: browse offices (public, cacheable: app/web/caching.py), staff
+corrections, directory health."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.config import SettingsDep
 from app.db import SessionDep, utcnow
@@ -23,30 +24,38 @@ from app.recipients.schemas import (
 )
 from app.schemas import ERROR_RESPONSES, Page
 from app.staff.auth import CurrentStaff, Editor
+from app.web import caching
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=ERROR_RESPONSES)
 
 
-@router.get("/recipients", summary="List offices")
+@router.get("/recipients", summary="List offices", response_model=Page[RecipientRead])
 async def list_recipients(
+    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     q: Annotated[str | None, Query(max_length=200, description="Office, holder, body")] = None,
     tag: Annotated[str | None, Query(max_length=40, description="e.g. eu, coe, oecd")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     channel: Annotated[ChannelKind | None, Query(description="Has a channel of this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
-) -> Page[RecipientRead]:
+) -> Response:
     rows, total = await service.list_recipients(
         session, q=q, tag=tag, country=country, channel=channel, limit=limit, offset=offset
     )
-    return Page(items=[service.to_read(r) for r in rows], total=total, limit=limit, offset=offset)
+    items = [service.to_read(r) for r in rows]
+    page = Page[RecipientRead](items=items, total=total, limit=limit, offset=offset)
+    return caching.shared_json(request, page)
 
 
-@router.get("/recipients/{recipient_id}", summary="One office with its channels")
-async def get_recipient(session: SessionDep, recipient_id: str) -> RecipientRead:
-    return service.to_read(await service.get_recipient(session, recipient_id=recipient_id))
+@router.get(
+    "/recipients/{recipient_id}",
+    summary="One office with its channels",
+    response_model=RecipientRead,
+)
+async def get_recipient(request: Request, session: SessionDep, recipient_id: str) -> Response:
+    office = service.to_read(await service.get_recipient(session, recipient_id=recipient_id))
+    return caching.shared_json(request, office)
 
 
 @router.patch("/recipients/{recipient_id}", summary="Correct an office (campaigner, admin)")

@@ -17,6 +17,7 @@ from app.schemas import ERROR_RESPONSES, ErrorBody
 from app.signatures import consent, service, tokens
 from app.signatures.ratelimit import SigningLimits, signing_limits
 from app.signatures.schemas import SignatureAccepted, SignatureIn, SigningInfo
+from app.web import caching
 from app.web.clients import client_address
 
 router = APIRouter(
@@ -99,6 +100,7 @@ async def signing_info(session: SessionDep, settings: SettingsDep, slug: str) ->
     summary="Sign a campaign (public): a confirmation e-mail follows; nothing is sent before",
 )
 async def sign(
+    request: Request,
     session: SessionDep,
     settings: Annotated[Settings, Depends(app_settings)],
     limits: Annotated[SigningLimits, Depends(ip_limited)],
@@ -107,6 +109,7 @@ async def sign(
     data: SignatureIn,
 ) -> SignatureAccepted:
     """The answer is the same whether or not the address had signed before."""
+    caching.unchanged(request)  # pending until confirmed: no shared page shows it
     campaign = await campaigns.get(session, slug)
     if campaign.status is CampaignStatus.draft:
         raise NotFound(f"no campaign {slug!r}")

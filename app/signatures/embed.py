@@ -24,7 +24,7 @@ from app.signatures import form
 from app.signatures.ratelimit import SigningLimits, signing_limits
 from app.signatures.schemas import EmbedSnippet
 from app.templating.kit import KitDep
-from app.web import i18n
+from app.web import caching, i18n
 from app.web.i18n import Language, LanguageDep
 from app.web.pages import render
 
@@ -79,13 +79,14 @@ async def embed_thanks(
     request: Request, session: SessionDep, settings: SettingsDep, language: LanguageDep, slug: str
 ) -> Response:
     campaign = await form.public_campaign(session, slug)
-    return render(
+    page = render(
         request,
         "public/embed_thanks.html",
         {"campaign": campaign, "days": settings.confirmation_expiry_days},
         language=language,
         frame_ancestors=settings.embed_frame_ancestors,
     )
+    return caching.shared(request, page)
 
 
 def snippet(url: str, *, title: str, language: Language) -> str:

@@ -3,7 +3,9 @@
 Both places show the same fields, consent statement and hidden checks (honeypot, signed form
 token) and send to the same handling: rate limits, checks, `service.sign`. The form keeps what
 was typed and puts each problem next to its field; success never says whether the address had
-signed before. The consent statement is shown in the page's language, and the signature records
+signed before. A form shown afresh (not sent back with what was typed) holds nothing personal:
+it is shared through app/web/caching.py, its timestamp token filled in as each copy is served.
+The consent statement is shown in the page's language, and the signature records
 that text and its version (which names the language the supporter signed in, and so the
 language of their e-mails).
 """
@@ -11,6 +13,7 @@ language of their e-mails).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -29,11 +32,14 @@ from app.signatures import consent, service, tokens
 from app.signatures.ratelimit import SigningLimits
 from app.signatures.schemas import MESSAGE_MAX, SignatureIn
 from app.templating.kit import LetterKit
+from app.web import caching
 from app.web.clients import client_address
 from app.web.i18n import Language
 from app.web.pages import render
 
 FIELDS = ("name", "email", "city", "country", "message")
+# In a shared page, where each served copy gets a fresh token (a marker, not a secret).
+TOKEN_SLOT = "form-token-slot"  # noqa: S105
 Errors = dict[str, tuple[str, int | None]]
 
 
@@ -136,14 +142,13 @@ async def show(
         "consent_checked": bool(form and form.get("consent")),
         "errors": errors or {},
         "notice": notice,
-        "form_token": token
-        or tokens.form_token(campaign.slug, settings.token_secret, issued_at=utcnow()),
+        "form_token": token or TOKEN_SLOT,
         "consent_version": version,
         "consent_text": consent_text(settings, version),
         "message_max": MESSAGE_MAX,
     }
     if embed:
-        return render(
+        page = render(
             request,
             "public/embed.html",
             context,
@@ -151,8 +156,25 @@ async def show(
             language=language,
             frame_ancestors=settings.embed_frame_ancestors,
         )
-    context |= await _case_context(session, kit, campaign, office)
-    return render(request, "public/campaign.html", context, status=status, language=language)
+    else:
+        context |= await _case_context(session, kit, campaign, office)
+        page = render(request, "public/campaign.html", context, status=status, language=language)
+    fill = partial(_fill_token, slug=campaign.slug, secret=settings.token_secret)
+    if form is None and token is None:  # nothing typed: the same for every visitor
+        return caching.shared(request, page, fill=fill)
+    return _filled(page, fill)
+
+
+def _fill_token(body: bytes, *, slug: str, secret: str) -> bytes:
+    """The page with a form token issued now (the fill time counts from here)."""
+    token = tokens.form_token(slug, secret, issued_at=utcnow())
+    return body.replace(TOKEN_SLOT.encode(), token.encode())
+
+
+def _filled(page: Response, fill: caching.Fill) -> Response:
+    page.body = fill(bytes(page.body))
+    page.headers["content-length"] = str(len(page.body))
+    return page
 
 
 async def submit(
@@ -168,6 +190,7 @@ async def submit(
 ) -> Response:
     """A sent form: the thanks page, or the form again with what is wrong."""
     limits.hit_ip(client_address(request))
+    caching.unchanged(request)  # a signature is pending until confirmed: no page shows it
     campaign = await public_campaign(session, slug)
     thanks = f"{form_path(campaign, embed=embed)}/thanks{language.query}"
     submitted = await request.form()

@@ -1,8 +1,9 @@
 """Public pages: open campaigns, a campaign with its form, confirmation and the status page.
 
 Everything works without JavaScript, in the page's language (app/web/i18n.py). The form itself
-is app/signatures/form.py, shared with the embeddable form. Link pages (confirm, status) are
-personal: never cached, never leaking their URL in a Referer.
+is app/signatures/form.py, shared with the embeddable form. The list, the campaign page and the
+thanks page show nothing personal and may be shared by caches (app/web/caching.py). Link pages
+(confirm, status) are personal: never cached, never leaking their URL in a Referer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from app.signatures import flows, form, records, service
 from app.signatures.models import TokenPurpose
 from app.signatures.ratelimit import SigningLimits, signing_limits
 from app.templating.kit import KitDep
+from app.web import caching
 from app.web.i18n import Language, LanguageDep
 from app.web.pages import render
 
@@ -32,7 +34,7 @@ async def index(request: Request, session: SessionDep, language: LanguageDep) ->
     campaigns = await service.open_campaigns(session)
     counts = await service.confirmed_counts(session, [c.id for c in campaigns])
     context = {"campaigns": campaigns, "counts": counts}
-    return render(request, "public/index.html", context, language=language)
+    return caching.shared(request, render(request, "public/index.html", context, language=language))
 
 
 @router.get("/c/{slug}", response_class=HTMLResponse)
@@ -68,7 +70,9 @@ async def thanks(
 ) -> Response:
     campaign = await form.public_campaign(session, slug)
     context = {"campaign": campaign, "days": settings.confirmation_expiry_days}
-    return render(request, "public/thanks.html", context, language=language)
+    return caching.shared(
+        request, render(request, "public/thanks.html", context, language=language)
+    )
 
 
 def _private(response: Response) -> Response:

@@ -2,9 +2,11 @@
 
 `render()` already sets the full set on pages (app/web/pages.py holds the one copy of the
 content security policy); this middleware adds whatever a response lacks: routes that return
-JSON, redirects, files, error bodies. HSTS is sent when the request came over TLS or the site
-is declared to be behind TLS (`APPEALS_SERVED_OVER_TLS`). Swagger UI at /docs needs its own
-inline script, so the policy is not forced on it.
+JSON, redirects, files, error bodies. A response without its own `Cache-Control` gets
+`no-store`: only what a route marks shareable (app/web/caching.py) may be kept by a browser or a
+proxy; static files, the same for everyone, are left to their validators. HSTS is sent when
+the request came over TLS or the site is declared to be behind TLS (`APPEALS_SERVED_OVER_TLS`).
+Swagger UI at /docs needs its own inline script, so the policy is not forced on it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _ALWAYS = {
 }
 _XFO = SECURITY_HEADERS["X-Frame-Options"]
 _CSP = SECURITY_HEADERS["Content-Security-Policy"]
+_NO_STORE = SECURITY_HEADERS["Cache-Control"]
+_FILES = ("/static/", "/docs-assets/")
 
 
 class SecurityHeadersMiddleware:
@@ -45,6 +49,8 @@ class SecurityHeadersMiddleware:
                     headers.setdefault("X-Frame-Options", _XFO)
                 if not path.startswith(("/docs", "/docs-assets")):
                     headers.setdefault("Content-Security-Policy", _CSP)
+                if not path.startswith(_FILES):
+                    headers.setdefault("Cache-Control", _NO_STORE)
                 if tls:
                     headers.setdefault("Strict-Transport-Security", HSTS)
             await send(message)

@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from app.web import i18n
 
@@ -40,7 +41,16 @@ def _datetime(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+@pass_context
+def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    """A link to one of our routes or files by path, never naming the host the request gave:
+    a shared cache keys pages without the Host header (app/web/caching.py)."""
+    request: Request = context["request"]
+    return request.url_for(name, **path_params).path
+
+
 _env.filters["dt"] = _datetime
+_env.globals["url_for"] = _url_for  # before Jinja2Templates, which only sets its own if unset
 templates = Jinja2Templates(env=_env)
 
 
