@@ -40,12 +40,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 from fastapi import FastAPI, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sign import HOST, PG_ADMIN, Server  # noqa: E402
+from sign import HOST, PG_ADMIN, Server, open_campaign  # noqa: E402
 
 SLUG = "bench"
 BODIES_ENV = "BENCH_PAGES_BODIES"
@@ -107,54 +106,15 @@ def app_env(url: str, bodies: Path) -> dict[str, str]:
 
 async def prepare(url: str) -> None:
     """Migrations, the data and an open campaign writing to every office of the directory."""
-    from app.campaigns import service as campaigns_service
-    from app.campaigns.models import CampaignStatus
-    from app.campaigns.schemas import CampaignCreate, CampaignUpdate, Pacing, Targets
     from app.config import Settings
-    from app.dataset import service as dataset_service
-    from app.db import make_engine
-    from app.migrations import upgrade
-    from app.staff.models import Role, StaffUser
-    from app.templating.kit import LetterKit
 
-    settings = Settings(database_url=url)
-    offices = sorted(p.stem for p in settings.recipients_dir.glob("*.yaml"))
-    engine = make_engine(url)
-    try:
-        await upgrade(engine, settings.alembic_dir)
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            await dataset_service.import_recipients(session, folder=settings.recipients_dir)
-            await dataset_service.import_cases(session, folder=settings.cases_dir)
-            user = StaffUser(email="bench@staff.example", role=Role.campaigner)
-            session.add(user)
-            await session.flush()
-            kit = LetterKit.from_settings(settings)
-            campaign = await campaigns_service.create_campaign(
-                session,
-                data=CampaignCreate(
-                    slug=SLUG,
-                    title="Free Maks Bokayev and Talgat Ayan",
-                    description="Two civic activists jailed for a peaceful protest.",
-                    cases=["bokayev-ayan"],
-                    targets=Targets(recipients=offices),
-                    template="individual-appeal",
-                    pacing=Pacing(
-                        office_hours_start=0, office_hours_end=24, office_days=[*range(7)]
-                    ),
-                ),
-                actor=user,
-                library=kit.library,
-            )
-            await campaigns_service.update_campaign(
-                session,
-                campaign=campaign,
-                changes=CampaignUpdate(status=CampaignStatus.open),
-                actor=user,
-                library=kit.library,
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
+    offices = sorted(p.stem for p in Settings(database_url=url).recipients_dir.glob("*.yaml"))
+    await open_campaign(
+        url,
+        slug=SLUG,
+        offices=offices,
+        description="Two civic activists jailed for a peaceful protest.",
+    )
 
 
 def fetch_bodies(server: Server, routes: list[Route], into: Path) -> dict[str, int]:
