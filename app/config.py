@@ -242,7 +242,6 @@ class Settings(BaseSettings):
     holder_max_age_days: int = Field(
         default=365, ge=1, description="A holder not verified for longer is reported stale."
     )
-    page_size_max: int = Field(default=200, ge=1, description="Not read yet: routes cap limit.")
     worker_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Serve the worker's /metrics on this port."
     )
