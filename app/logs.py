@@ -128,29 +128,15 @@ def worker_log_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
     }
 
 
-def log_config(level: str = "INFO") -> dict[str, Any]:
-    """uvicorn's own logging layout plus the root logger, every handler behind the filter."""
+def log_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
+    """The server's logging: uvicorn's own layout (or, with `fmt` "json", one JSON object a
+    line, as the worker's) plus the root logger, every handler behind the filter."""
     redacting = ["redact_secrets"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"redact_secrets": {"()": RedactingFilter}},
-        "formatters": {
-            "default": {
-                "()": "uvicorn.logging.DefaultFormatter",
-                "fmt": "%(levelprefix)s %(message)s",
-                "use_colors": None,
-            },
-            "app": {
-                "()": "uvicorn.logging.DefaultFormatter",
-                "fmt": "%(levelprefix)s %(name)s: %(message)s",
-                "use_colors": None,
-            },
-            "access": {
-                "()": "uvicorn.logging.AccessFormatter",
-                "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
-            },
-        },
+        "formatters": _server_formatters(fmt),
         "handlers": {
             "default": {
                 "formatter": "default",
@@ -181,4 +167,25 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         # Our own loggers (app.*) propagate here; without a root handler their warnings went
         # to logging's last-resort handler, which no filter sees.
         "root": {"handlers": ["app"], "level": level},
+    }
+
+
+def _server_formatters(fmt: str) -> dict[str, Any]:
+    if fmt == "json":
+        return {name: {"()": JsonFormatter} for name in ("default", "app", "access")}
+    return {
+        "default": {
+            "()": "uvicorn.logging.DefaultFormatter",
+            "fmt": "%(levelprefix)s %(message)s",
+            "use_colors": None,
+        },
+        "app": {
+            "()": "uvicorn.logging.DefaultFormatter",
+            "fmt": "%(levelprefix)s %(name)s: %(message)s",
+            "use_colors": None,
+        },
+        "access": {
+            "()": "uvicorn.logging.AccessFormatter",
+            "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
+        },
     }

@@ -132,10 +132,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=host,
         port=port,
         proxy_headers=False,
-        log_level="info",
+        log_level=settings.log_level.lower(),
         # Every handler redacts link tokens: the access log would otherwise write each
         # supporter's /confirm/ and /s/ link (app/logs.py).
-        log_config=log_config(),
+        log_config=log_config(settings.log_level, settings.log_format),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
@@ -28,9 +29,12 @@ def _token() -> str:
     return new_token()[0]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """`appeals serve` on a fresh SQLite database, stdout and stderr going to one log file."""
+@pytest.fixture(scope="module", params=["text", "json"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """`appeals serve` on a fresh SQLite database, stdout and stderr going to one log file, in
+    each APPEALS_LOG_FORMAT."""
     folder = tmp_path_factory.mktemp("logs")
     env = {
         k: v
@@ -38,6 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         if not k.startswith("APPEALS_") or k == "APPEALS_TOKEN_SECRET"
     }
     env["APPEALS_VAR_DIR"] = str(folder / "var")
+    env["APPEALS_LOG_FORMAT"] = request.param
     log_path = folder / "serve.log"
     port = _free_port()
     with log_path.open("w") as log:
@@ -72,7 +77,7 @@ class TestServeAccessLog:
             client.get(f"/c/no-such-campaign?next={quote('/s/' + hidden, safe='')}")
             client.get("/api/v1/health")  # the last line, so the others are surely written
 
-        text = log_path.read_text()
+        text = _logged(log_path)
         for secret in (confirm, status, erase, query, named[:12], hidden):
             assert secret not in text
         # The request lines are still there, readable.
@@ -82,6 +87,16 @@ class TestServeAccessLog:
         assert f'"GET /c/no-such-campaign?lang=ru&token={REDACTED} HTTP/1.1"' in text
         assert f'"GET /api/v1/health?key={REDACTED} HTTP/1.1" 200' in text
         assert f"/c/no-such-campaign?next={REDACTED}" in text
+
+
+def _logged(log_path: Path) -> str:
+    """The log's text; of a JSON log (every line an object), its messages, one a line."""
+    lines = log_path.read_text().splitlines()
+    if not lines or not lines[0].startswith("{"):
+        return "\n".join(lines)
+    entries = [json.loads(line) for line in lines]  # every line: a JSON log is nothing else
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    return "\n".join(entry["message"] for entry in entries)
 
 
 class TestRedactingFilter:
