@@ -7,6 +7,7 @@ code path serves the CLI, the demo and the tests.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic.config import Config
@@ -32,16 +33,54 @@ async def upgrade(engine: AsyncEngine, script_location: Path, revision: str = "h
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(script_location, connection), revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    await _migrate(engine, run)
 
 
 async def downgrade(engine: AsyncEngine, script_location: Path, revision: str) -> None:
     def run(connection: Connection) -> None:
         command.downgrade(alembic_config(script_location, connection), revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    await _migrate(engine, run)
+
+
+class BrokenReferences(RuntimeError):
+    """SQLite: after the migrations, rows refer to rows that are gone (nothing was committed)."""
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> None:
+    """`run` in one transaction; on SQLite with foreign keys off meanwhile, as Alembic's batch
+    mode needs: it rebuilds a table by copying it and dropping the old one, and with foreign
+    keys on that DROP first deletes every row referring to the table (ON DELETE CASCADE: a
+    rebuild of deliveries emptied delivery_events) or fails (RESTRICT). The references are
+    checked before the commit instead. The switch works only outside a transaction, so it is
+    made on the driver's connection, before SQLAlchemy begins one."""
+
+    def migrate(connection: Connection) -> None:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                run(connection)
+                if sqlite and (broken := connection.exec_driver_sql(_CHECK).all()):
+                    raise BrokenReferences(f"rows refer to missing rows: {broken[:10]}")
+        finally:
+            if sqlite:
+                _pragma(connection, "PRAGMA foreign_keys=ON")
+
+    async with engine.connect() as conn:
+        await conn.run_sync(migrate)
+
+
+_CHECK = "PRAGMA foreign_key_check"
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 async def pending_changes(engine: AsyncEngine, script_location: Path) -> str | None:

@@ -2,8 +2,9 @@
 
 A few GROUP BY queries over every domain (signatures, deliveries and their events, digests,
 responses), shared by the dashboard page and its JSON route, so the two always agree; the delivery
-log and its CSV export (app/delivery/log.py) count the same states. Auto-replies are not answers
-and count for nothing.
+log and its CSV export (app/delivery/records.py) count the same states. Auto-replies are not
+answers and count for nothing. Each query reads the campaign's own rows through its indexes
+(deliveries carry their campaign), so a report costs what the campaign holds, not the table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -148,10 +149,6 @@ def _day(session: AsyncSession, column: _Timestamp) -> ColumnElement[str]:
     return func.substr(column, 1, 10)
 
 
-def _of_campaign(campaign: Campaign) -> Select[int]:
-    return select(Letter.id).where(Letter.campaign_id == campaign.id)
-
-
 async def _status_rows(
     session: AsyncSession, campaign: Campaign
 ) -> Sequence[tuple[str, str, str, str, int, datetime | None]]:
@@ -165,7 +162,7 @@ async def _status_rows(
             func.min(Delivery.next_attempt_at),
         )
         .join(Recipient, Recipient.id == Delivery.recipient_id)
-        .where(Delivery.letter_id.in_(_of_campaign(campaign)))
+        .where(Delivery.campaign_id == campaign.id)
         .group_by(Delivery.recipient_id, Recipient.office, Delivery.channel, Delivery.status)
         .order_by(Recipient.office)
     )
@@ -261,10 +258,14 @@ async def timeline(
         .group_by(d)
     ):
         add("letters", day, count)
+    # A delivery changed last at or after its creation and each of its transitions, so only
+    # those changed since `since` can count: ix_deliveries_campaign_changed finds just them,
+    # however long the campaign's history.
+    changed = Delivery.status_changed_at >= since
     d = _day(session, Delivery.created_at)
     for day, count in await session.execute(
         select(d, func.count())
-        .where(Delivery.letter_id.in_(_of_campaign(campaign)), Delivery.created_at >= since)
+        .where(Delivery.campaign_id == campaign.id, changed, Delivery.created_at >= since)
         .group_by(d)
     ):
         add("deliveries", day, count)
@@ -273,7 +274,8 @@ async def timeline(
         select(d, DeliveryEvent.to_status, func.count())
         .join(Delivery, Delivery.id == DeliveryEvent.delivery_id)
         .where(
-            Delivery.letter_id.in_(_of_campaign(campaign)),
+            Delivery.campaign_id == campaign.id,
+            changed,
             DeliveryEvent.at >= since,
             DeliveryEvent.to_status.in_(list(_EVENT_STEPS)),
             DeliveryEvent.from_status.is_distinct_from(DeliveryEvent.to_status),

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
@@ -27,9 +26,8 @@ from app.delivery.schemas import (
     RetargetRead,
 )
 from app.letters import service as letters_service
-from app.letters.models import Letter
 from app.letters.schemas import LetterRead, LettersCreated, SenderIn
-from app.params import Id, Offset
+from app.params import MAX_ID, Id, Offset
 from app.recipients import service as recipients_service
 from app.recipients.channels import ChannelKind
 from app.schemas import ERROR_RESPONSES, file_response
@@ -94,8 +92,13 @@ async def create_letters(
     )
 
 
-@router.get("/campaigns/{slug}/deliveries", summary="The campaign's deliveries")
+@router.get(
+    "/campaigns/{slug}/deliveries",
+    summary="The campaign's deliveries by id, paged by `after` (the Link header's next page)",
+)
 async def list_deliveries(
+    request: Request,
+    response: Response,
     session: SessionDep,
     _user: CurrentStaff,
     slug: str,
@@ -105,15 +108,26 @@ async def list_deliveries(
     since: Annotated[date | None, Query(description="Status changed on or after (UTC)")] = None,
     until: Annotated[date | None, Query(description="... on or before this day")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ID, description="Only ids above this one")
+    ] = None,
     offset: Offset = 0,
 ) -> list[DeliveryRead]:
+    """A page by `after` reads only its rows however deep it lies; `offset` still works."""
     campaign = await campaigns_service.get_campaign(session, slug=slug)
-    query = records.filtered(
-        select(Delivery).join(Letter, Letter.id == Delivery.letter_id),
-        campaign,
-        records.LogFilter(status, channel, office, since, until),
+    rows = await records.listing(
+        session,
+        campaign=campaign,
+        filters=records.LogFilter(status, channel, office, since, until),
+        limit=limit,
+        after=after,
+        offset=offset,
     )
-    rows = await session.scalars(query.order_by(Delivery.id).limit(limit).offset(offset))
+    if len(rows) == limit:
+        following = request.url.remove_query_params("offset").include_query_params(
+            after=rows[-1].id
+        )
+        response.headers["Link"] = f'<{following}>; rel="next"'
     return [DeliveryRead.model_validate(d) for d in rows]
 
 
@@ -133,12 +147,10 @@ async def deliveries_csv(
     until: date | None = None,
 ) -> Response:
     campaign = await campaigns_service.get_campaign(session, slug=slug)
-    rows, _ = await records.delivery_log(
+    rows = await records.export(
         session,
         campaign=campaign,
         filters=records.LogFilter(status, channel, office, since, until),
-        limit=1_000_000,
-        offset=0,
     )
     return Response(
         to_csv(records.CSV_HEADER, (records.csv_row(r) for r in rows)),

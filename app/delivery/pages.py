@@ -1,7 +1,8 @@
 """Staff pages of the queue: a campaign's delivery log, one letter's page, and staff actions.
 
-The log filters by status, channel, office and day, and pages through the results; the same
-query (app/delivery/records.py) feeds the CSV export here and in the API. A delivery's page shows
+The log filters by status, channel, office and day, and pages through the results by cursor
+(older, newer: a deep page costs what the first does); the same query
+(app/delivery/records.py) feeds the CSV export here and in the API. A delivery's page shows
 the letter on record and its event timeline, with the actions its state machine allows: retry,
 cancel, close a manual task, or re-target the office's waiting letters to its current channels.
 """
@@ -83,10 +84,11 @@ def csv_response(rows: list[records.LogRow], name: str) -> Response:
 async def export_rows(
     session: SessionDep, campaign: Campaign, filters: records.LogFilter
 ) -> list[records.LogRow]:
-    rows, _ = await records.delivery_log(
-        session, campaign=campaign, filters=filters, limit=1_000_000, offset=0
-    )
-    return rows
+    return await records.export(session, campaign=campaign, filters=filters)
+
+
+def _cursor(text: str) -> records.Cursor | None:
+    return records.Cursor.parse(text) if text else None
 
 
 @router.get("/campaigns/{slug}/deliveries", response_class=HTMLResponse)
@@ -100,24 +102,35 @@ async def delivery_log(
     office: Text = "",
     since: Text = "",
     until: Text = "",
+    before: Text = "",
+    after: Text = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
+    """The log's newest page, or the one older than `before` or newer than `after` (the pager's
+    cursors); `page` is what older links say (the newest pages, by number)."""
     campaign = await campaigns_service.get_campaign(session, slug=slug)
     filters = log_filter(status, channel, office, since, until)
-    rows, total = await records.delivery_log(
-        session, campaign=campaign, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    found = await records.delivery_log(
+        session,
+        campaign=campaign,
+        filters=filters,
+        limit=PAGE_SIZE,
+        before=_cursor(before),
+        after=_cursor(after),
+        offset=0 if before or after else (page - 1) * PAGE_SIZE,
     )
     given = {"status": status, "channel": channel, "office": office, "since": since}
     query = {k: v for k, v in {**given, "until": until}.items() if v}
-    pages = max(1, -(-total // PAGE_SIZE))
     context = {
         **staff.page(),
         "section": "campaigns",
         "campaign": campaign,
-        "rows": rows,
-        "total": total,
-        "page": page,
-        "pages": pages,
+        "rows": found.rows,
+        "total": found.total,
+        "more": found.more,
+        "newer": urlencode({**query, "after": found.newer}) if found.newer else None,
+        "older": urlencode({**query, "before": found.older}) if found.older else None,
+        "newest": urlencode(query),
         "filters": query,
         "query": urlencode(query),
         "statuses": [s.value for s in DeliveryStatus],

@@ -43,6 +43,7 @@ async def queue(session: AsyncSession, letters: Sequence[StoredLetter], *, actor
     rows = [
         {
             "letter_id": letter.letter_id,
+            "campaign_id": letter.campaign_id,
             "recipient_id": letter.recipient_id,
             "channel": letter.channel,
             "address": letter.address,

@@ -228,7 +228,13 @@ async def _digest_letters(
         session.add(letter)
         await session.flush()
         stored.append(
-            StoredLetter(letter.id, letter.recipient_id, letter.channel, channel_address(channel))
+            StoredLetter(
+                letter.id,
+                letter.recipient_id,
+                letter.channel,
+                channel_address(channel),
+                letter.campaign_id,
+            )
         )
     return stored
 

@@ -47,6 +47,7 @@ class StoredLetter:
     recipient_id: str
     channel: ChannelKind
     address: str | None
+    campaign_id: int  # copied onto its deliveries, which every campaign report reads
 
 
 OnStored = Callable[[Sequence[StoredLetter]], Awaitable[object]]
@@ -159,7 +160,7 @@ async def create_letters(
     if on_stored is not None and result.created:
         await on_stored(
             [
-                StoredLetter(x.id, x.recipient_id, x.channel, addresses[id(x)])
+                StoredLetter(x.id, x.recipient_id, x.channel, addresses[id(x)], x.campaign_id)
                 for x in result.created
             ]
         )
@@ -264,6 +265,7 @@ def _insert_ignoring_duplicates(
                         by_identity[identity]["recipient_id"],
                         by_identity[identity]["channel"],
                         addresses[identity],
+                        by_identity[identity]["campaign_id"],
                     )
                     for letter_id, identity in inserted.items()
                 ]

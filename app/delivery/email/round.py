@@ -20,12 +20,12 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.errors import MessageError
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Row, case, func, select, text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.models import Campaign
@@ -37,7 +37,7 @@ from app.delivery.email import policy
 from app.delivery.email.message import Outgoing, attach, build
 from app.delivery.email.transport import ChannelFault, SendError, Transport
 from app.delivery.models import Delivery, DeliveryStatus
-from app.delivery.queue import leases
+from app.delivery.queue import leases, pacing
 from app.delivery.queue.pacing import Recent, next_slot
 from app.delivery.tally import Tally
 from app.letters.models import Letter
@@ -144,7 +144,7 @@ class EmailRound:
         sake (until when)."""
         offices = sorted({row.recipient_id for row in rows if row.status is S.queued})
         await _hold_offices(session, offices)
-        recent = await _recent_sends(session, offices, now)
+        recent = await pacing.recent_sends(session, offices=offices, now=now)
         pacings: dict[int, Pacing] = {}
         held: dict[int, datetime] = {}
         taken: list[tuple[Row[Any], Outgoing | Unsendable]] = []
@@ -326,7 +326,6 @@ _CLAIMED = (
     Recipient.office,
     Recipient.timezone,
 )
-_COUNTED = (S.sending, S.sent, S.delivered, S.bounced)
 
 
 # The advisory locks' first key: this module's (the second is the office's hash).
@@ -346,27 +345,3 @@ async def _hold_offices(session: AsyncSession, offices: list[str]) -> None:
     its claims already take turns."""
     if offices and (await session.connection()).dialect.name == "postgresql":
         await session.execute(_HOLD_OFFICES, {"offices": offices})
-
-
-async def _recent_sends(
-    session: AsyncSession, offices: list[str], now: datetime
-) -> dict[str, list[int]]:
-    """Per office: e-mails sent (or being sent) in the last hour and the last day."""
-    if not offices:
-        return {}
-    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-    rows = await session.execute(
-        select(
-            Delivery.recipient_id,
-            func.sum(case((Delivery.status_changed_at >= hour_ago, 1), else_=0)),
-            func.count(),
-        )
-        .where(
-            Delivery.channel == ChannelKind.email,
-            Delivery.status.in_(_COUNTED),
-            Delivery.status_changed_at >= day_ago,
-            Delivery.recipient_id.in_(set(offices)),
-        )
-        .group_by(Delivery.recipient_id)
-    )
-    return {office: [int(hour or 0), int(day)] for office, hour, day in rows}

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import BindParameter, Row, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UTCDateTime
@@ -39,10 +40,12 @@ __all__ = [
     "release",
     "take",
     "take_all",
+    "written",
 ]
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus
+T = TypeVar("T")
 
 
 async def due_ids(
@@ -69,7 +72,8 @@ async def due(
     order and stops at `limit`: one query with an OR of the two states sorted every due row
     (and joined it first), which grew with the queue. Each reads its columns as it locks: a
     third query for them by id was a quarter of a claim. A paused campaign's letters wait:
-    pausing is how staff stop a mailing that went wrong."""
+    pausing is how staff stop a mailing that went wrong. The channel and the state are
+    `written` into each statement, so that its generic plan on PostgreSQL stays this one."""
     connection = await session.connection()
 
     def locked(count: int, *where: Any) -> Select[Any]:
@@ -77,25 +81,35 @@ async def due(
             select(*columns)
             .select_from(Delivery)
             .join(Letter, Letter.id == Delivery.letter_id)
-            .join(Campaign, Campaign.id == Letter.campaign_id)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
             .join(Recipient, Recipient.id == Delivery.recipient_id)
-            .where(Delivery.channel == channel, *where, Campaign.status != CampaignStatus.paused)
+            .where(
+                Delivery.channel == written(Delivery.channel, channel),
+                *where,
+                Campaign.status != CampaignStatus.paused,
+            )
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(count)
             .with_for_update(skip_locked=True, of=Delivery)
         )
 
     # Expired leases are few (a worker died holding them): they go first, as they are oldest.
-    rows = list(
-        await connection.execute(
-            locked(limit, Delivery.status == S.sending, Delivery.lease_expires_at < now)
-        )
-    )
+    sending = Delivery.status == written(Delivery.status, S.sending)
+    rows = list(await connection.execute(locked(limit, sending, Delivery.lease_expires_at < now)))
     if len(rows) < limit:
+        queued = Delivery.status == written(Delivery.status, S.queued)
         rows += await connection.execute(
-            locked(limit - len(rows), Delivery.status == S.queued, Delivery.next_attempt_at <= now)
+            locked(limit - len(rows), queued, Delivery.next_attempt_at <= now)
         )
     return rows
+
+
+def written(column: QueryableAttribute[T], value: T) -> BindParameter[T]:
+    """`value` written into the statement, not bound: PostgreSQL's generic plan of a prepared
+    statement (what a long-running worker's connection uses after five runs) then still knows
+    which channel and state it reads (few deliveries are being sent, most have gone), instead
+    of planning for any value of a parameter; each value is a statement of its own."""
+    return bindparam(None, value, type_=column.type, literal_execute=True)
 
 
 # What `take_all` needs of each delivery.

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import Pacing
 from app.delivery.models import Delivery, DeliveryStatus
-from app.letters.models import Letter
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 
@@ -39,6 +38,8 @@ def drain_estimate(waiting: int, start: datetime, pacing: Pacing) -> datetime:
 async def campaign_schedule(
     session: AsyncSession, *, campaign: Campaign, now: datetime
 ) -> list[OfficeSchedule]:
+    """Per office and channel, the campaign's waiting letters, read from
+    ix_deliveries_campaign_status alone (the campaign's own rows, not the table's)."""
     rows = await session.execute(
         select(
             Delivery.recipient_id,
@@ -47,10 +48,9 @@ async def campaign_schedule(
             func.count(Delivery.id),
             func.min(Delivery.next_attempt_at),
         )
-        .join(Letter, Letter.id == Delivery.letter_id)
         .join(Recipient, Recipient.id == Delivery.recipient_id)
         .where(
-            Letter.campaign_id == campaign.id,
+            Delivery.campaign_id == campaign.id,
             Delivery.status.in_((DeliveryStatus.queued, DeliveryStatus.open)),
         )
         .group_by(Delivery.recipient_id, Recipient.office, Delivery.channel)
