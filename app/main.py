@@ -18,6 +18,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accountability.api import router as due_dates_router
+from app.accountability.pages import router as due_dates_pages
 from app.campaigns.api import router as campaigns_router
 from app.cases.api import router as cases_router
 from app.config import Settings, get_settings
@@ -102,6 +104,8 @@ ROUTERS = (
     responses_router,
     dashboard_router,
     responses_pages,
+    due_dates_router,
+    due_dates_pages,
     metrics_router,
 )
 

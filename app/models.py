@@ -1,5 +1,6 @@
 """Every ORM model, imported in one place so Alembic and the tests see the whole schema."""
 
+from app.accountability.models import AnswerClock
 from app.audit.models import AuditEntry
 from app.campaigns.models import Campaign, CampaignCase, CampaignEvent, CampaignTarget
 from app.cases.models import Case, CasePerson, Charge
@@ -14,6 +15,7 @@ from app.staff.models import ApiToken, StaffUser
 from app.staff.sessions import StaffSession
 
 __all__ = [
+    "AnswerClock",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -1,8 +1,9 @@
 """Progress of long command-line work, told to the person waiting for it.
 
 On a terminal, a bar (rich's, which typer already brings) on stderr; in a log or a pipe, a plain
-line at most every `every` seconds and one at the end, so a script's output holds no control
-characters and a cron mail stays short (quick work prints nothing). Stdout is left to the command's own result.
+line at most every `every` seconds and one at the end when the work took that long (quick work
+prints nothing), so a script's output holds no control characters and a cron mail stays short.
+Stdout is left to the command's own result.
 
 The work itself knows nothing of this: it takes a `Report`, a plain `(done, total)` callable,
 so the domain modules stay free of the console.

@@ -1,9 +1,9 @@
 """Assembling a delivery worker with every queue it serves (the composition root for workers).
 
 The worker itself knows only its letter e-mail round; the other queues' rounds (closing digest
-periods, supporters' confirmation mails, letters to a print-and-mail provider) and the digest
-CSV its e-mails carry are handed to it from here, so the delivery domain never imports the
-domains that depend on it.
+periods, supporters' confirmation mails, answer clocks of delivered letters, letters to a
+print-and-mail provider) and the digest CSV its e-mails carry are handed to it from here, so
+the delivery domain never imports the domains that depend on it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.accountability import round as clocks
 from app.config import Settings
 from app.db import utcnow
 from app.delivery.email import Transport
@@ -46,9 +47,13 @@ def build_worker(
     async def confirmation_mails(now: datetime) -> int:
         return await run_mail_round(sessionmaker, transport, settings, now=now)
 
+    async def answer_clocks(now: datetime) -> int:
+        return await clocks.run_clock_round(sessionmaker, now=now)
+
     rounds = [
         Scheduled("digests", close_digests, every=digests.EVERY),
         Scheduled("confirmation mails", confirmation_mails),
+        Scheduled("answer clocks", answer_clocks, every=clocks.EVERY),
     ]
     if printmail is not None:
         # Imported here: the postal round (PDF typesetting, the provider's HTTP client) is

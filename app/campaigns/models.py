@@ -55,6 +55,9 @@ class Campaign(Base):
     channel_preference: Mapped[list[str]] = mapped_column(JSON)
     channel_overrides: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     pacing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The term offices without one of their own have to answer (recipients.files.ResponseTerm
+    # as JSON): see schemas.DEFAULT_RESPONSE_TERM and app/accountability.
+    response_term: Mapped[dict[str, Any]] = mapped_column(JSON)
     test_mode: Mapped[bool] = mapped_column(default=False)
     test_address: Mapped[str | None] = mapped_column(String(320))
     created_by: Mapped[str] = mapped_column(String(320))

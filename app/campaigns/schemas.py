@@ -9,12 +9,23 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.recipients.channels import ChannelKind
+from app.recipients.files import OnAcknowledgement, ResponseTerm, TermBasis
 from app.text import Line, Paragraphs, length_of
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Address = Annotated[EmailStr, StringConstraints(max_length=length_of(Campaign.test_address))]
 Text = Annotated[str, Line(length_of(Campaign.title), min_length=1)]
 LETTER_CHANNELS = [ChannelKind.email, ChannelKind.postal, ChannelKind.web_form]
+# The term for offices whose directory file sets none (all of the source report's: it states
+# no term). 30 calendar days is the longest statutory term among our facts (Russia's 59-FZ) and
+# a plain month; for bodies abroad no law binds them to answer us, so it is our own target.
+DEFAULT_RESPONSE_TERM = ResponseTerm(
+    days=30,
+    basis=TermBasis.calendar,
+    source="organisation's own target",
+    on_acknowledgement=OnAcknowledgement.nothing,
+)
+TERM_HELP = "The term offices without one in their directory file have to answer."
 
 
 class Selector(BaseModel):
@@ -88,6 +99,7 @@ class CampaignCreate(BaseModel):
         default_factory=dict, description="Per-office channel order, by office id."
     )
     pacing: Pacing = Field(default_factory=Pacing)
+    response_term: ResponseTerm = Field(default=DEFAULT_RESPONSE_TERM, description=TERM_HELP)
     test_mode: bool = False
     test_address: Address | None = None
 
@@ -104,6 +116,7 @@ class CampaignUpdate(BaseModel):
     channel_preference: ChannelList | None = None
     channel_overrides: dict[Slug, ChannelList] | None = None
     pacing: Pacing | None = None
+    response_term: ResponseTerm | None = Field(default=None, description=TERM_HELP)
     test_mode: bool | None = None
     test_address: Address | None = None
     status: CampaignStatus | None = None
@@ -133,6 +146,7 @@ class CampaignRead(BaseModel):
     channel_preference: list[ChannelKind]
     channel_overrides: dict[str, list[ChannelKind]]
     pacing: Pacing
+    response_term: ResponseTerm
     status: CampaignStatus
     status_changed_at: datetime
     allowed_transitions: list[CampaignStatus]

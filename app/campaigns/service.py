@@ -34,12 +34,23 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.recipients import service as recipients_service
 from app.recipients.channels import ChannelKind
+from app.recipients.files import ResponseTerm
 from app.recipients.models import Recipient
 from app.staff.models import StaffUser
 from app.templating.library import TemplateLibrary
 
 _LOAD = (selectinload(Campaign.cases), selectinload(Campaign.targets))
 _EDITABLE_IN = {CampaignStatus.draft, CampaignStatus.paused}
+# Fields an edit may leave out but not empty.
+_REQUIRED = (
+    "title",
+    "template",
+    "mode",
+    "channel_preference",
+    "pacing",
+    "targets",
+    "response_term",
+)
 
 
 class CampaignClosed(Conflict):
@@ -100,6 +111,7 @@ def to_read(campaign: Campaign) -> CampaignRead:
             k: [ChannelKind(c) for c in v] for k, v in campaign.channel_overrides.items()
         },
         pacing=Pacing.model_validate(campaign.pacing),
+        response_term=ResponseTerm.model_validate(campaign.response_term),
         status=campaign.status,
         status_changed_at=campaign.status_changed_at,
         allowed_transitions=sorted(MACHINE.allowed(campaign.status)),
@@ -201,6 +213,7 @@ async def create_campaign(
         channel_preference=[c.value for c in data.channel_preference],
         channel_overrides={k: [c.value for c in v] for k, v in data.channel_overrides.items()},
         pacing=data.pacing.model_dump(),
+        response_term=data.response_term.model_dump(mode="json"),
         test_mode=data.test_mode,
         test_address=str(data.test_address) if data.test_address else None,
         created_by=actor.email,
@@ -269,7 +282,7 @@ def _check_editable(campaign: Campaign, values: dict[str, Any]) -> None:
         raise Conflict(
             f"campaign {campaign.slug!r} is {campaign.status.value}: pause it to change it"
         )
-    for required in ("title", "template", "mode", "channel_preference", "pacing", "targets"):
+    for required in _REQUIRED:
         if required in values and values[required] is None:
             raise InvalidInput(f"{required} cannot be empty")
 
@@ -297,6 +310,8 @@ def _apply_fields(campaign: Campaign, changes: CampaignUpdate, values: dict[str,
         }
     if changes.pacing is not None:
         campaign.pacing = changes.pacing.model_dump()
+    if changes.response_term is not None:
+        campaign.response_term = changes.response_term.model_dump(mode="json")
     if "test_mode" in values:
         campaign.test_mode = bool(values["test_mode"])
     if "test_address" in values:

@@ -9,6 +9,7 @@ as printed) with no address: it must never be guessed.
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
@@ -94,6 +95,53 @@ Channel = Annotated[
 ]
 
 
+class TermBasis(StrEnum):
+    calendar = "calendar"  # every day counts
+    working = "working"  # weekends and the country's public holidays do not
+
+
+class OnAcknowledgement(StrEnum):
+    nothing = "nothing"  # an acknowledgement is noted; the answer is due as before
+    restart = "restart"  # the term starts again from the (first) acknowledgement
+
+
+@cache
+def _holiday_countries() -> frozenset[str]:
+    # Imported on first use: the package builds its lunisolar calendars at import (a fifth of
+    # a second), which every process would pay at start for the few that count working days.
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
+
+
+def has_holiday_calendar(country: str) -> bool:
+    """Whether the `holidays` package knows `country`'s public holidays."""
+    return country in _holiday_countries()
+
+
+class ResponseTerm(FileModel):
+    """How long an office has to answer a letter, and which rule says so.
+
+    Working days are counted on the holiday calendar of `country` (the office's own country
+    when not given). `source` names the law (e.g. Russia's 59-FZ) or says
+    "organisation's own target" where no law sets a term. Used by app/accountability."""
+
+    days: int = Field(ge=1, le=366)
+    basis: TermBasis = TermBasis.calendar
+    country: CountryCode | None = Field(
+        default=None, description="Whose public holidays count; the office's country if unset."
+    )
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    on_acknowledgement: OnAcknowledgement = OnAcknowledgement.nothing
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> ResponseTerm:
+        working = self.basis is TermBasis.working
+        if self.country and working and not has_holiday_calendar(self.country):
+            raise ValueError(f"no holiday calendar for {self.country}: count calendar days")
+        return self
+
+
 class Source(FileModel):
     document: Text
     section: Text
@@ -115,3 +163,14 @@ class RecipientFile(FileModel):
     channels: list[Channel] = Field(default_factory=list)
     source: Source
     notes: Text | None = None
+    # Only where a law (or the office's own published rule) sets one: the source report states
+    # none, so the shipped files carry none and the campaign's default term applies.
+    response_term: ResponseTerm | None = None
+
+    @model_validator(mode="after")
+    def _term_calendar(self) -> RecipientFile:
+        term = self.response_term
+        own = term is not None and term.basis is TermBasis.working and term.country is None
+        if own and not has_holiday_calendar(self.country):
+            raise ValueError(f"no holiday calendar for {self.country}: count calendar days")
+        return self

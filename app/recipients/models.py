@@ -31,6 +31,9 @@ class Recipient(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     source: Mapped[dict[str, Any]] = mapped_column(JSON)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The office's response term (files.ResponseTerm as JSON), where its data file gives one;
+    # none: the campaign's default term applies (app/accountability).
+    response_term: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     source_file: Mapped[str | None] = mapped_column(String(300))
     source_hash: Mapped[str | None] = mapped_column(String(64))

@@ -390,6 +390,9 @@ def apply_file(recipient: Recipient, data: RecipientFile) -> list[str]:
     recipient.salutation = data.salutation
     recipient.notes = data.notes
     recipient.source = data.source.model_dump(mode="json")
+    recipient.response_term = (
+        data.response_term.model_dump(mode="json") if data.response_term else None
+    )
     recipient.tags = [RecipientTag(tag=t) for t in sorted(set(data.tags))]
     recipient.channels = [_channel_from_file(c, i) for i, c in enumerate(data.channels)]
     recipient.search_text = _search_text(recipient)
