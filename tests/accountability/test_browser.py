@@ -120,4 +120,7 @@ class TestDueDatesPage:
             page.goto(f"{base}/staff/campaigns/{SLUG}/due-dates")
             assert "awaiting answer" in page.locator("tr.clock-awaiting").inner_text()
             assert "10 calendar days" in page.locator("table.offices").inner_text()
+            page.set_viewport_size({"width": 390, "height": 800})  # a phone: the tables scroll
+            page.goto(f"{base}/staff/campaigns/{SLUG}/due-dates?lang=ru")  # in place, not the page
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
             browser.close()
