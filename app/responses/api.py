@@ -182,7 +182,7 @@ async def match_inbound(
     message_id: Id,
     body: InboundMatch,
 ) -> InboundResult:
-    message = await service.get_message(session, message_id=message_id)
+    message = await service.get_message(session, message_id=message_id, for_update=True)
     delivery = await delivery_service.get_delivery(session, delivery_id=body.delivery_id)
     outcome = await service.match_by_hand(
         session, message=message, delivery=delivery, actor=user, settings=settings

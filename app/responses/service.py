@@ -184,8 +184,12 @@ async def _confirmation_bounce(
 # --- the review inbox -----------------------------------------------------------------------
 
 
-async def get_message(session: AsyncSession, *, message_id: int) -> InboundMessage:
-    message = await session.get(InboundMessage, message_id)
+async def get_message(
+    session: AsyncSession, *, message_id: int, for_update: bool = False
+) -> InboundMessage:
+    """The message; `for_update` locks its row (PostgreSQL) so that of two staff matching it at
+    once, the second finds it matched (a 409) instead of writing a second response."""
+    message = await session.get(InboundMessage, message_id, with_for_update=for_update)
     if message is None:
         raise NotFound(f"no inbound message {message_id}")
     return message
