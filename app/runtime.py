@@ -146,7 +146,9 @@ DEMO_CAMPAIGN = CampaignCreate(
     description=(
         "Made by `appeals demo`, in test mode: every e-mail goes to the demo's own address "
         "(as a file in the outbox), so the whole mailing can be watched before any office's "
-        "address is verified. At most one letter per office per hour, to show the pacing."
+        "address is verified. At most one letter per office per hour, to show the pacing.\n\n"
+        "The letters already queued were written by staff for two sample senders; they are "
+        "not signatures, so the page counts only the people who sign it here."
     ),
     cases=["bokayev-ayan"],
     targets=Targets(selectors=[Selector(tag="international"), Selector(tag="national")]),
@@ -157,7 +159,8 @@ DEMO_CAMPAIGN = CampaignCreate(
     test_mode=True,
     test_address="demo-outbox@example.org",  # the outbox transport writes it to a file
 )
-# Two signers, so each office's second letter waits its turn (visible in the schedule).
+# Two sample senders whose letters staff queue (not signatures: the public count stays true),
+# so each office's second letter waits its turn (visible in the schedule).
 DEMO_SIGNERS = [
     SenderIn(name="Demo supporter 1", city="Demo town"),
     SenderIn(name="Demo supporter 2", city="Demo town"),

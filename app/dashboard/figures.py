@@ -25,7 +25,7 @@ from app.letters.models import Letter
 from app.recipients.channels import ChannelKind
 from app.recipients.models import Recipient
 from app.responses.models import Response, ResponseKind
-from app.signatures.models import Signature
+from app.signatures.models import Signature, SignatureStatus
 
 S = DeliveryStatus
 STEPS = (
@@ -69,7 +69,7 @@ _EVENT_STEPS = {
 class StateGroup:
     name: str
     total: int
-    states: list[tuple[DeliveryStatus, int]]  # the statuses that occur, in the model's order
+    states: list[tuple[DeliveryStatus, int]]  # all of the group's statuses (none hidden at 0)
 
 
 @dataclass(slots=True)
@@ -78,6 +78,7 @@ class Funnel:
 
     signed: int = 0
     confirmed: int = 0
+    withdrawn: int = 0  # signatures taken back: their undelivered letters were cancelled
     letters: int = 0
     deliveries: int = 0
     sent: int = 0
@@ -91,12 +92,11 @@ class Funnel:
         return [(name, getattr(self, name)) for name in STEPS]
 
     def groups(self) -> list[StateGroup]:
-        """`states` in the dashboard's groups; their totals add up to `deliveries`."""
+        """`states` in the dashboard's groups; their totals add up to `deliveries`. Every
+        status is listed, at 0 too: staff look for cancelled and skipped letters by name."""
         grouped = []
         for name, members in STATE_GROUPS:
-            states = [
-                (s, self.states[s]) for s in DeliveryStatus if s in members and s in self.states
-            ]
+            states = [(s, self.states.get(s, 0)) for s in DeliveryStatus if s in members]
             grouped.append(StateGroup(name, sum(n for _, n in states), states))
         return grouped
 
@@ -190,14 +190,15 @@ async def funnel_and_offices(
     session: AsyncSession, *, campaign: Campaign, now: datetime
 ) -> tuple[Funnel, list[OfficeRow]]:
     funnel = Funnel()
-    signed, confirmed = (
+    withdrawn = func.count().filter(Signature.status == SignatureStatus.withdrawn)
+    signed, confirmed, gone = (
         await session.execute(
-            select(func.count(Signature.id), func.count(Signature.confirmed_at)).where(
+            select(func.count(Signature.id), func.count(Signature.confirmed_at), withdrawn).where(
                 Signature.campaign_id == campaign.id
             )
         )
     ).one()
-    funnel.signed, funnel.confirmed = int(signed), int(confirmed)
+    funnel.signed, funnel.confirmed, funnel.withdrawn = int(signed), int(confirmed), int(gone)
     funnel.letters = int(
         await session.scalar(select(func.count(Letter.id)).where(Letter.campaign_id == campaign.id))
         or 0
@@ -229,15 +230,32 @@ async def funnel_and_offices(
     return funnel, list(offices.values())
 
 
+# The dashboard's small multiples: at most four series share a chart (app/web/charts.py).
+CHARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("supporters", ("signed", "confirmed", "letters", "deliveries")),
+    ("outcomes", ("sent", "delivered", "bounced", "failed")),
+)
+
+
+def chart_days(*, started: datetime, now: datetime, longest: int = 30) -> list[date]:
+    """The UTC days a campaign's chart spans: from the day it was created to today, the last
+    `longest` at most. A campaign a day old gets one day, not a month of empty days."""
+    today = now.astimezone(UTC).date()
+    first = max(started.astimezone(UTC).date(), today - timedelta(days=longest - 1))
+    first = min(first, today)  # a clock behind the campaign's own
+    return [first + timedelta(days=i) for i in range((today - first).days + 1)]
+
+
 async def timeline(
     session: AsyncSession, *, campaign: Campaign, now: datetime, days: int = 30
 ) -> Timeline:
-    """Daily counts per funnel step over the last `days` days (UTC), oldest first."""
-    first = (now.astimezone(UTC) - timedelta(days=days - 1)).date()
+    """Daily counts per funnel step over the campaign's life, its last `days` days at most
+    (UTC), oldest first."""
+    calendar = chart_days(started=campaign.created_at, now=now, longest=days)
+    first = calendar[0]
     since = datetime.combine(first, time(), tzinfo=UTC)
-    calendar = [first + timedelta(days=i) for i in range(days)]
     index = {d.isoformat(): i for i, d in enumerate(calendar)}
-    series = {name: [0] * days for name in STEPS if name != "responded"}
+    series = {name: [0] * len(calendar) for name in STEPS if name != "responded"}
 
     def add(step: str, day: str, count: int) -> None:
         if day in index:

@@ -66,13 +66,17 @@ async def dashboard(
 ) -> Response:
     campaign = await service.get_campaign(session, slug=slug)
     board = await figures.dashboard(session, campaign=campaign, now=utcnow())
-    chart = line_chart(board.timeline.days, board.timeline.series)
+    days, series = board.timeline.days, board.timeline.series
+    charts = {
+        name: line_chart(days, {step: series[step] for step in steps})
+        for name, steps in figures.CHARTS
+    }
     context = {
         **staff.page(),
         "section": "campaigns",
         "campaign": campaign,
         "board": board,
-        "chart": chart,
+        "charts": charts,
         "actions": actions_for(campaign),
         "done": done if done in ACTIONS else None,
         "pacing": Pacing.model_validate(campaign.pacing),

@@ -14,6 +14,7 @@ class FunnelRead(BaseModel):
 
     signed: int
     confirmed: int
+    withdrawn: int = Field(description="Signatures the supporter took back.")
     letters: int
     deliveries: int = Field(description="Deliveries made: one per letter and channel.")
     sent: int = Field(description="Accepted by the mail server, posted, or sent by hand.")

@@ -32,6 +32,7 @@ from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.delivery import service as delivery_service
 from app.delivery.email import erase_from_outbox
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
+from app.delivery.queue.schedule import campaign_schedule
 from app.digests import service as digests
 from app.letters import service as letters_service
 from app.letters.models import Letter
@@ -123,6 +124,15 @@ async def confirm(
             letter.signature_id = signature.id
         await session.flush()
     return signature, service.issue_token(session, signature, TokenPurpose.status, now=now)
+
+
+async def sending_by(
+    session: AsyncSession, *, campaign: Campaign, now: datetime
+) -> datetime | None:
+    """When the campaign's waiting e-mails (a newly confirmed supporter's among them, at the
+    back of each office's queue) should all have gone, from the pacing; None if none wait."""
+    schedule = await campaign_schedule(session, campaign=campaign, now=now)
+    return max((s.drains_by for s in schedule if s.drains_by is not None), default=None)
 
 
 async def _stop_deliveries(session: AsyncSession, signature_ids: Sequence[int]) -> int:

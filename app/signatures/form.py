@@ -110,6 +110,7 @@ async def _case_context(
         "cases": await letters_service.campaign_cases(session, campaign),
         "targets": reachable,
         "office": chosen.recipient if chosen else None,
+        "office_asked": office is not None,  # the preview was asked for: show it unfolded
         "letter": letter,
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.config import SettingsDep
@@ -110,7 +110,17 @@ async def confirm(
         _, status_token = await flows.confirm(session, token=token, kit=kit, now=utcnow())
     except service.LinkUsed:
         return _link_used(request, language)
-    return _private(RedirectResponse(f"/s/{status_token}{language.query}", status_code=303))
+    return _private(RedirectResponse(_done(status_token, "confirmed", language), status_code=303))
+
+
+# What a status page says after an action, named in its address (POST/redirect/GET): a reload
+# shows the result again without sending anything again.
+DONE = ("confirmed", "withdrawn")
+
+
+def _done(token: str, done: str, language: Language) -> str:
+    lang = f"&lang={language.code}" if language.chosen else ""
+    return f"/s/{token}?done={done}{lang}"
 
 
 async def _status_page(
@@ -135,6 +145,11 @@ async def _status_page(
             session, campaign=campaign, supporter=signature.supporter
         ),
         "notice": notice,
+        "sending_by": (
+            await flows.sending_by(session, campaign=campaign, now=utcnow())
+            if notice == "confirmed"
+            else None
+        ),
     }
     page = render(request, "public/status.html", context, status=status, language=language)
     return _private(page)
@@ -142,9 +157,14 @@ async def _status_page(
 
 @router.get("/s/{token}", response_class=HTMLResponse)
 async def status_page(
-    request: Request, session: SessionDep, language: LanguageDep, token: str
+    request: Request,
+    session: SessionDep,
+    language: LanguageDep,
+    token: str,
+    done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    return await _status_page(request, session, language, token)
+    notice = done if done in DONE else None
+    return await _status_page(request, session, language, token, notice=notice)
 
 
 @router.post("/s/{token}/withdraw", response_class=HTMLResponse)
@@ -154,10 +174,9 @@ async def withdraw(
     signature = await service.by_token(
         session, token=token, purpose=TokenPurpose.status, now=utcnow(), for_update=True
     )
-    if signature.status is service.S.withdrawn:
-        return await _status_page(request, session, language, token, notice="withdrawn")
-    await flows.withdraw(session, signature=signature, now=utcnow())
-    return await _status_page(request, session, language, token, notice="withdrawn")
+    if signature.status is not service.S.withdrawn:
+        await flows.withdraw(session, signature=signature, now=utcnow())
+    return _private(RedirectResponse(_done(token, "withdrawn", language), status_code=303))
 
 
 @router.get("/s/{token}/data.json")
@@ -189,4 +208,10 @@ async def erase(
         )
     outbox = outbox_folder(request.app.state.settings)
     await flows.erase(session, supporter=signature.supporter, now=utcnow(), outbox=outbox)
-    return _private(render(request, "public/erased.html", language=language))
+    return _private(RedirectResponse(f"/erased{language.query}", status_code=303))
+
+
+@router.get("/erased", response_class=HTMLResponse)
+async def erased(request: Request, language: LanguageDep) -> Response:
+    """Where an erasure lands: nothing personal (the status page is gone), so it may be shared."""
+    return caching.shared(request, render(request, "public/erased.html", language=language))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, TooManyRequests
+from app.web.i18n import negotiate
 from app.web.pages import render
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,12 @@ def _wants_html(request: Request) -> bool:
 
 
 def _html_error(request: Request, status: int, detail: str) -> Response:
-    title = {
-        404: "Not found",
-        403: "Not allowed",
-        401: "Sign in needed",
-        429: "Please wait a little",
-        500: "Error",
-    }
-    return render(
-        request,
-        "error.html",
-        {"title": title.get(status, "Something is not right"), "detail": detail},
-        status=status,
-    )
+    """The error page: for the public a translated sentence (error.html), never the
+    exception's own words, which are written for developers; staff pages show `detail`."""
+    public = not request.url.path.startswith("/staff")
+    language = negotiate(request) if public else None
+    context = {"status": status, "detail": detail, "public": public}
+    return render(request, "error.html", context, status=status, language=language)
 
 
 async def _app_error(request: Request, exc: Exception) -> Response:

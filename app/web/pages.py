@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from app.web import i18n
+from app.web.markdown import render_markdown
 
 WEB_DIR = Path(__file__).resolve().parent
 # Built here but reads nothing until a page is rendered. Page text is marked for translation
@@ -50,6 +51,7 @@ def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
 
 
 _env.filters["dt"] = _datetime
+_env.filters["markdown"] = render_markdown  # case and campaign text (app/web/markdown.py)
 _env.globals["url_for"] = _url_for  # before Jinja2Templates, which only sets its own if unset
 templates = Jinja2Templates(env=_env)
 

@@ -20,6 +20,7 @@ from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.letters.models import Letter
 from app.recipients.channels import ChannelKind
+from app.signatures.models import Signature, SignatureStatus, Supporter
 from app.staff.models import Role
 from tests.factories import bearer, make_staff
 from tests.staff.data import OFFICES, SLUG, mailing
@@ -198,3 +199,49 @@ class TestDashboardPage:
                 rf'<td class="n">{count}</td>',
                 html,
             ), name
+
+
+class TestEveryStateIsShown:
+    async def test_cancelled_skipped_and_withdrawn_are_on_the_page_at_zero_and_when_counted(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await mailing(client, session, fail=False)
+        await signed_in(client, session, Role.organiser)
+        html = (await client.get(f"/staff/campaigns/{SLUG}")).text
+        for status in DeliveryStatus:  # every state of the mailing, none hidden at 0
+            link = f'<a href="/staff/campaigns/{SLUG}/deliveries?status={status.value}">'
+            assert link in html, status
+        for step in ("withdrawn", "cancelled or skipped", "gone out", "failed"):
+            assert re.search(rf'<span class="step">{step}</span> <span class="n">0</span>', html)
+
+        campaign = await session.scalar(select(Campaign).where(Campaign.slug == SLUG))
+        assert campaign is not None
+        await _withdrawn_signature(session, campaign)
+        funnel, _ = await figures.funnel_and_offices(session, campaign=campaign, now=utcnow())
+        assert funnel.withdrawn == 1
+        html = (await client.get(f"/staff/campaigns/{SLUG}")).text
+        assert '<span class="step">withdrawn</span> <span class="n">1</span>' in html
+
+
+async def _withdrawn_signature(session: AsyncSession, campaign: Campaign) -> None:
+    """A supporter who signed, confirmed and then took the signature back."""
+    now = utcnow()
+    supporter = Supporter(email="ada@example.org", email_key="w" * 64)
+    session.add(supporter)
+    await session.flush()
+    session.add(
+        Signature(
+            campaign_id=campaign.id,
+            supporter_id=supporter.id,
+            status=SignatureStatus.withdrawn,
+            name="Ada Withdrawn",
+            source="api",
+            consent_version="test",
+            consent_text="test",
+            consented_at=now,
+            confirmed_at=now,
+            expires_at=now,
+            withdrawn_at=now,
+        )
+    )
+    await session.flush()

@@ -31,7 +31,8 @@ class TestDashboard:
         page = await client.get(f"/staff/campaigns/{SLUG}")
         assert page.status_code == 200
         html = page.text
-        assert '<svg role="img"' in html and "<polyline" in html  # the chart, drawn here
+        assert '<svg class="plot" role="img"' in html and "<polyline" in html  # drawn here
+        assert html.count('<figure class="chart"') == 2  # small multiples, four series each
         assert "<script" not in html
         for step, count in (("letters", 3), ("deliveries", 3)):
             assert f'<span class="step">{step}</span> <span class="n">{count}</span>' in html
@@ -68,7 +69,7 @@ class TestDashboard:
         assert offices["uk-prime-minister"]["next_send_at"] is None  # post waits for people
         assert body["timeline"]["series"]["failed"][-1] == 1  # failed today
         assert body["timeline"]["series"]["letters"][-1] == 3
-        assert len(body["timeline"]["days"]) == 30
+        assert len(body["timeline"]["days"]) == 1  # the campaign's life: made today
         assert m.email  # the failed one
 
     async def test_the_next_send_time_is_shown_for_paced_email(
@@ -127,7 +128,7 @@ class TestStatusChange:
         html = confirm.text
         assert "What will happen" in html
         assert "Letters waiting in the queue now: <strong>3</strong>" in html
-        for channel in ("email", "web_form", "postal"):
+        for channel in ("e-mail", "web form", "post"):  # in words, not web_form
             assert f"<strong>{channel}</strong>" in html
         assert await _status(session) is CampaignStatus.draft  # nothing happened yet
         done = await client.post(

@@ -195,7 +195,8 @@ class TestSigningInTheBrowser:
             page.goto(f"{site.base}/c/{SLUG}")
             assert page.locator("h1").inner_text() == "Free Maks Bokayev and Talgat Ayan"
             assert "0 people have signed." in page.locator(".count").inner_text()
-            assert page.locator("pre.body").inner_text().strip()  # the letter preview
+            page.locator("#preview > summary").click()  # the letter preview, folded away
+            assert page.locator("pre.body").inner_text().strip()
 
             page.fill("#name", "")
             page.fill("#email", "ada.example.org")
@@ -280,6 +281,7 @@ class TestRussianAndEmbedded:
                 page = browser.new_page(viewport={"width": 360, "height": 780})
                 page.goto(f"{site.base}/c/{SLUG}?lang=ru")
                 assert page.locator("html").get_attribute("lang") == "ru"
+                page.locator("#preview > summary").click()
                 assert page.locator("button[type=submit].secondary").inner_text() == "Показать"
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 360  # no sideways scrolling with the longer Russian words

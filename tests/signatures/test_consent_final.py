@@ -26,7 +26,7 @@ async def take_back(
     assert confirmed.status_code == 303
     signature_id = (await the_signature(session)).id
     data = {"really": "yes"} if how == "erase" else {}
-    assert (await client.post(mail.link("s") + f"/{how}", data=data)).status_code == 200
+    assert (await client.post(mail.link("s") + f"/{how}", data=data)).status_code == 303
     return signature_id
 
 

@@ -91,7 +91,7 @@ class TestEmbedPage:
         html = page.text
         assert page.status_code == 200
         assert '<html lang="en">' in html
-        assert f'action="{EMBED}"' in html
+        assert f'action="{EMBED}#sign"' in html
         for hidden in ('name="form_token"', 'name="consent_version" value="2026-1"'):
             assert hidden in html
         assert 'name="website"' in html and 'aria-hidden="true"' in html  # the honeypot

@@ -166,7 +166,9 @@ class TestStatusPage:
         worker = Worker(sessionmaker, settings, OutboxTransport(tmp_path / "letters"), name="w")
         assert await worker.run_once() == 1  # the e-mail to PACE goes; the post waits
         page = await client.post(mail.link("s") + "/withdraw")
-        assert page.status_code == 200
+        assert page.status_code == 303  # POST/redirect/GET: a reload sends nothing again
+        assert page.headers["location"] == mail.link("s") + "?done=withdrawn"
+        page = await client.get(page.headers["location"])
         assert "Your signature is withdrawn" in page.text
         signature = await the_signature(session)
         assert signature.status is SignatureStatus.withdrawn
@@ -177,7 +179,7 @@ class TestStatusPage:
         }
         info = (await client.get(f"/api/v1/campaigns/{SLUG}/signing")).json()
         assert info["signatures"] == 0
-        assert (await client.post(mail.link("s") + "/withdraw")).status_code == 200  # no-op
+        assert (await client.post(mail.link("s") + "/withdraw")).status_code == 303  # no-op
 
     async def test_the_download_holds_everything_kept_about_the_supporter(
         self,
@@ -218,6 +220,9 @@ class TestStatusPage:
         assert (await the_signature(session)).name == "Ada Lovelace"
 
         erased = await client.post(mail.link("s") + "/erase", data={"really": "yes"})
+        assert erased.status_code == 303
+        assert erased.headers["location"] == "/erased"
+        erased = await client.get("/erased")
         assert erased.status_code == 200
         assert "Your data is erased" in erased.text
         session.expire_all()

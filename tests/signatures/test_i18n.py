@@ -108,7 +108,7 @@ class TestNegotiation:
         assert statement in html  # the Russian statement, verbatim
         assert 'name="consent_version" value="2026-1.ru"' in html
         # A chosen language travels on: the form, the office choice and the home link keep it.
-        assert f'action="/c/{SLUG}?lang=ru"' in html
+        assert f'action="/c/{SLUG}?lang=ru#sign"' in html
         assert '<input type="hidden" name="lang" value="ru">' in html
         assert 'href="/?lang=ru"' in html
 
@@ -126,7 +126,7 @@ class TestNegotiation:
         for header, expected in cases.items():
             page = await client.get(f"/c/{SLUG}", headers={"Accept-Language": header})
             assert f'<html lang="{expected}">' in page.text, header
-            assert f'action="/c/{SLUG}"' in page.text  # the browser decides again next time
+            assert f'action="/c/{SLUG}#sign"' in page.text  # the browser decides again next time
         index = await client.get("/", headers={"Accept-Language": "ru"})
         assert "Напишите в защиту людей" in index.text
         assert "0 подтверждённых подписей" in index.text
@@ -231,11 +231,12 @@ class TestSigningInRussian:
         assert '<html lang="ru">' in shown.text and "Подтвердите подпись" in shown.text
         done = await client.post(confirm_link.group(1))
         assert done.status_code == 303
-        assert done.headers["location"].endswith("?lang=ru")
+        assert done.headers["location"].endswith("?done=confirmed&lang=ru")
         status = await client.get(done.headers["location"])
         assert '<html lang="ru">' in status.text
         assert "Ваша подпись" in status.text and "подтверждена" in status.text
         assert "в очереди" in status.text  # the letters' delivery status, in words
+        assert "Спасибо! Ваша подпись подтверждена." in status.text
         assert re.search(r'action="/s/[^"]+/withdraw\?lang=ru"', status.text)
 
     async def test_an_english_signer_still_gets_english_and_signing_again_in_russian_keeps_it(

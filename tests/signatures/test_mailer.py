@@ -210,7 +210,7 @@ class TestOverSmtp:
         await sign(client)
         [mail] = await outbox.round()
         status = await client.post(mail.link("s") + "/withdraw")
-        assert status.status_code == 200
+        assert status.status_code == 303
         assert await outbox.round(utcnow() + timedelta(days=2)) == []
 
 

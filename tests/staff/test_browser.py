@@ -142,7 +142,10 @@ class TestStaffArea:
                 )
             )
             assert funnel["letters"] == "6" and funnel["deliveries"] == "6"
-            assert page.locator("figure.chart svg polyline").count() == 8
+            # Small multiples: two charts of four series, not eight lines in one.
+            assert page.locator("figure.chart").count() == 2
+            for i in range(2):
+                assert page.locator("figure.chart").nth(i).locator("polyline").count() == 4
             offices = page.locator("table.offices tbody th").all_inner_texts()
             assert len(offices) == 3
             page.screenshot(path=str(SCREENSHOTS / "staff-dashboard.png"), full_page=True)
