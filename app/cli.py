@@ -59,6 +59,9 @@ COMMANDS: dict[str, Entry] = {
     "cases": Entry("app.cases.commands", "cases_app", "Browse the cases."),
     "recipients": Entry("app.recipients.commands", "recipients_app", "Browse the directory."),
     "users": Entry("app.staff.commands", "users_app", "Staff accounts and API tokens."),
+    "evidence": Entry(
+        "app.evidence.commands", "evidence_app", "Proof of delivery: letters' dossiers."
+    ),
 }
 
 

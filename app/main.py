@@ -34,6 +34,7 @@ from app.delivery.post.api import router as post_router
 from app.delivery.post.pages import router as batch_pages
 from app.delivery.webform.pages import router as task_pages
 from app.digests.api import router as digests_router
+from app.evidence.api import router as evidence_router
 from app.letters.api import router as letters_router
 from app.letters.pages import router as letters_pages
 from app.migrations import current_revision, head_revision
@@ -106,6 +107,7 @@ ROUTERS = (
     responses_pages,
     due_dates_router,
     due_dates_pages,
+    evidence_router,
     metrics_router,
 )
 

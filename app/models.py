@@ -5,6 +5,7 @@ from app.audit.models import AuditEntry
 from app.campaigns.models import Campaign, CampaignCase, CampaignEvent, CampaignTarget
 from app.cases.models import Case, CasePerson, Charge
 from app.db import Base
+from app.delivery.email.evidence import SendEvidence
 from app.delivery.models import Delivery, DeliveryEvent, PrintBatch
 from app.digests.models import Cosigner, Digest
 from app.letters.models import Letter
@@ -37,6 +38,7 @@ __all__ = [
     "RecipientChannel",
     "RecipientTag",
     "Response",
+    "SendEvidence",
     "Signature",
     "SignatureEvent",
     "SignatureToken",

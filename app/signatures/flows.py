@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignMode, CampaignStatus
 from app.delivery import service as delivery_service
-from app.delivery.email import erase_from_outbox
+from app.delivery.email import erase_from_outbox, evidence
 from app.delivery.models import Delivery, DeliveryStatus, PrintBatch
 from app.delivery.queue.schedule import campaign_schedule
 from app.digests import service as digests
@@ -187,6 +187,8 @@ async def erase(
             service.withdraw(session, signature=signature, now=now)
     await _stop_deliveries(session, ids)
     await _scrub_unsent_letters(session, ids)
+    # The bytes kept as proof of each e-mail carry the supporter's name: they go, the hash stays.
+    await evidence.erase_content(session, signature_ids=ids)
     await service.erase(session, supporter=supporter, now=now)
     await session.flush()
     if outbox is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.delivery.email import ChannelFault, Outgoing, SendError, policy
+from app.delivery.email.transport import Receipt
 from app.delivery.tally import Tally
 from app.signatures import service
 from app.signatures.models import Signature, SignatureEvent, SignatureStatus, Supporter
@@ -49,7 +50,7 @@ class Outcomes:
         self.owner, self.now, self.rng = owner, now, rng
         self.tally = Tally()
 
-    async def accepted(self, item: ClaimedMail, answer: str) -> None:
+    async def accepted(self, item: ClaimedMail, receipt: Receipt) -> None:
         async with self.sessionmaker() as session, session.begin():
             signature = await self._release(session, item)
             if signature is None:
@@ -64,7 +65,7 @@ class Outcomes:
             _note(
                 session,
                 signature,
-                f"confirmation mail {signature.mails_sent} sent: {answer}",
+                f"confirmation mail {signature.mails_sent} sent: {receipt.answer}",
                 now=self.now,
             )
 

@@ -26,6 +26,7 @@ from app.delivery.email import (
     parse_token,
 )
 from app.delivery.email.round import EmailRound
+from app.delivery.email.transport import receipt_for
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.worker import Worker
 from app.staff.models import Role
@@ -276,7 +277,8 @@ class TestSending:
         survivor = EmailRound(sessionmaker, config, SmtpTransport(config), name="survivor")
         (taken,) = await survivor._claim(10)
         async with statement_connections(sessionmaker) as statement:
-            await stalled._accepted(late, "250 at last", statement)  # attempt 1's, too late
+            late_receipt = receipt_for(b"late", code=250, answer="250 at last")
+            await stalled._accepted(late, late_receipt, statement)  # attempt 1's, too late
         session.expire_all()
         delivery = await the_delivery(session)
         assert (delivery.status, delivery.lease_owner, delivery.attempts) == (

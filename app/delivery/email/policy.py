@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.delivery.email.message import Outgoing
-from app.delivery.email.transport import ChannelFault, SendError, Transport
+from app.delivery.email.transport import ChannelFault, Receipt, SendError, Transport
 from app.delivery.queue import pauses
 from app.delivery.queue.retries import next_attempt
 from app.recipients.channels import ChannelKind
@@ -58,12 +58,12 @@ async def send_all(
     *,
     transport: Transport,
     deadline: float,
-    accepted: Callable[[M, str], Awaitable[None]],
+    accepted: Callable[[M, Receipt], Awaitable[None]],
     failed: Callable[[M, SendError], Awaitable[None]],
     hand_back: Callable[[Sequence[M], ChannelFault | None], Awaitable[None]],
 ) -> None:
     """Send `items` in order, each within what is left before `deadline`; record each outcome
-    with `accepted` (the server's answer) or `failed`. When time runs out, or on a channel
+    with `accepted` (the transport's receipt) or `failed`. When time runs out, or on a channel
     fault, the rest (the faulted one included) goes to `hand_back` with the fault, if any."""
     for index, item in enumerate(items):
         left = deadline - time.monotonic()
@@ -72,14 +72,14 @@ async def send_all(
             await hand_back(items[index:], None)
             return
         try:
-            answer = await transport.send(item.outgoing, within=left)
+            receipt = await transport.send(item.outgoing, within=left)
         except ChannelFault as fault:
             await hand_back(items[index:], fault)
             return
         except SendError as error:
             await failed(item, error)
         else:
-            await accepted(item, answer)
+            await accepted(item, receipt)
 
 
 def retry_at(

@@ -33,9 +33,9 @@ from app.campaigns.schemas import Pacing
 from app.config import Settings
 from app.db import Statement, statement_connections, utcnow
 from app.delivery import metrics, service
-from app.delivery.email import policy
+from app.delivery.email import evidence, policy
 from app.delivery.email.message import Outgoing, attach, build
-from app.delivery.email.transport import ChannelFault, SendError, Transport
+from app.delivery.email.transport import ChannelFault, Receipt, SendError, Transport
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.queue import leases, pacing
 from app.delivery.queue.pacing import Recent, next_slot
@@ -260,10 +260,12 @@ class EmailRound:
             session, delivery_id=item.delivery_id, attempt=item.attempt, owner=self.name
         )
 
-    async def _accepted(self, item: Claimed, answer: str, statement: Statement) -> None:
-        """The common outcome, right after the server's 250: one guarded statement."""
-        async with statement() as connection:
-            self.tally.sent += await leases.accepted(
+    async def _accepted(self, item: Claimed, receipt: Receipt, statement: Statement) -> None:
+        """The common outcome, right after the server's 250: one guarded statement, and the
+        receipt kept as the letter's proof of delivery in the same transaction."""
+        now = self.clock()
+        async with statement() as connection, evidence.atomic(connection):
+            sent = await leases.accepted(
                 connection,
                 channel=ChannelKind.email,
                 delivery_id=item.delivery_id,
@@ -272,9 +274,18 @@ class EmailRound:
                 to=S.sent,
                 external_id=item.outgoing.message_id,
                 code=250,
-                detail=answer,
-                now=self.clock(),
+                detail=receipt.answer,
+                now=now,
             )
+            if sent:
+                await evidence.record(
+                    connection,
+                    delivery_id=item.delivery_id,
+                    attempt=item.attempt,
+                    receipt=receipt,
+                    at=now,
+                )
+            self.tally.sent += sent
 
     async def _record(self, item: Claimed, error: SendError) -> None:
         self.tally.failure(error.code, temporary=error.temporary)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import ssl
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from app.config import Settings, tls_context
 from app.delivery.email.dkim import signer_from
@@ -39,9 +43,75 @@ class ChannelFault(SendError):
         super().__init__(detail, code=code, temporary=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One command of the SMTP transaction and the server's reply to it, when it came (UTC)."""
+
+    command: str  # MAIL, RCPT, DATA
+    code: int
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a transport can show for a message it handed over: the final reply (its `250`
+    text carries the relay's queue id), where it went, each reply of the transaction, and the
+    exact bytes sent with their SHA-256 and DKIM signature (the proof of delivery keeps these)."""
+
+    code: int
+    answer: str
+    data: bytes = field(repr=False)  # exactly what went after DATA (or into the outbox file)
+    sha256: str
+    server: str | None = None  # host:port as configured
+    peer: str | None = None  # the address actually connected to
+    transcript: tuple[Reply, ...] = ()
+    dkim_signature: str | None = None
+    file: str | None = None  # the outbox's file
+
+
+def receipt_for(
+    data: bytes,
+    *,
+    code: int,
+    answer: str,
+    server: str | None = None,
+    peer: str | None = None,
+    transcript: tuple[Reply, ...] = (),
+    file: str | None = None,
+) -> Receipt:
+    """A receipt for `data`, its hash and DKIM signature (if it carries one) read from it."""
+    return Receipt(
+        code=code,
+        answer=answer,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        server=server,
+        peer=peer,
+        transcript=transcript,
+        dkim_signature=dkim_signature(data),
+        file=file,
+    )
+
+
+def dkim_signature(data: bytes) -> str | None:
+    """The value of the message's first DKIM-Signature header (unfolded), or None."""
+    head = data.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")
+    for index, line in enumerate(lines):
+        if line[:15].lower() == b"dkim-signature:":
+            value = [line[15:]]
+            for more in lines[index + 1 :]:
+                if more[:1] not in (b" ", b"\t"):
+                    break
+                value.append(more)
+            return b"".join(value).decode("ascii", "replace").strip()
+    return None
+
+
 class Transport(Protocol):
-    # Returns the server's answer; gives up (SendError) after `within` seconds if given.
-    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str: ...
+    # Returns the receipt; gives up (SendError) after `within` seconds if given.
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> Receipt: ...
 
     async def close(self) -> None: ...
 
@@ -53,16 +123,15 @@ class OutboxTransport:
         self.folder = folder
         self.sign = sign or _unsigned
 
-    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> Receipt:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = outbox_name(outgoing.message_id)
         temporary = self.folder / f".{name}.tmp"
-        temporary.write_bytes(
-            f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode()
-            + self.sign(outgoing.as_bytes())
-        )
+        data = self.sign(outgoing.as_bytes())
+        temporary.write_bytes(f"X-Envelope-From: {outgoing.envelope_from}\r\n".encode() + data)
         os.replace(temporary, self.folder / name)
-        return f"written to {self.folder / name}"
+        written = self.folder / name
+        return receipt_for(data, code=250, answer=f"written to {written}", file=str(written))
 
     async def close(self) -> None:
         return None
@@ -142,15 +211,19 @@ class SmtpTransport:
         self._client = client
         return client
 
-    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> str:
+    async def send(self, outgoing: Outgoing, *, within: float | None = None) -> Receipt:
         """MAIL, RCPT and DATA on the worker's connection, all within `within` seconds."""
         sent = False  # whether the message may have reached the server
         try:
             async with asyncio.timeout(within):
                 client = await self._connected()
-                await _envelope(client, outgoing)
+                replies = await _envelope(client, outgoing)
                 sent = True
-                response = await client.data(self.sign(outgoing.as_bytes()))
+                # As aiosmtplib puts them on the wire (CRLF, a final one), so the hash kept
+                # is of the bytes the server received.
+                data = normalize_message_line_endings(self.sign(outgoing.as_bytes()))
+                response = await client.data(data)
+                replies.append(_reply("DATA", response))
         except aiosmtplib.SMTPResponseException as exc:
             # The server answered: whatever it said, it did not take the message.
             if exc.code == 421:  # and it is closing the connection (RFC 5321 3.8)
@@ -169,7 +242,14 @@ class SmtpTransport:
                     f"accepted the message, and the retry keeps its Message-ID): {detail}"
                 )
             raise SendError(detail, code=None, temporary=True) from exc
-        return response.message
+        return receipt_for(
+            data,
+            code=response.code,
+            answer=response.message,
+            server=f"{self.settings.smtp_host}:{self.settings.smtp_port}",
+            peer=_peer(client),
+            transcript=tuple(replies),
+        )
 
     async def _reset(self) -> None:
         try:
@@ -202,9 +282,24 @@ async def _greet(client: aiosmtplib.SMTP) -> None:
             await client.helo()
 
 
-async def _envelope(client: aiosmtplib.SMTP, outgoing: Outgoing) -> None:
-    """MAIL FROM and RCPT TO. `SMTP.mail` and `rcpt` parse each address again with the email
-    package (a tenth of a worker's CPU); ours are already checked, and `_path` says so."""
+def _reply(command: str, response: aiosmtplib.SMTPResponse) -> Reply:
+    return Reply(command, response.code, response.message, datetime.now(UTC))
+
+
+def _peer(client: aiosmtplib.SMTP) -> str | None:
+    """The address and port the connection actually reached (after DNS, behind any name)."""
+    transport = client.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+    return None
+
+
+async def _envelope(client: aiosmtplib.SMTP, outgoing: Outgoing) -> list[Reply]:
+    """MAIL FROM and RCPT TO, their replies. `SMTP.mail` and `rcpt` parse each address again
+    with the email package (a tenth of a worker's CPU); ours are already checked, and `_path`
+    says so."""
     reverse_path, forward_path = _path(outgoing.envelope_from), _path(outgoing.envelope_to)
     sender = await client.execute_command(b"MAIL", b"FROM:" + reverse_path)
     if sender.code != 250:
@@ -214,6 +309,7 @@ async def _envelope(client: aiosmtplib.SMTP, outgoing: Outgoing) -> None:
         raise aiosmtplib.SMTPRecipientRefused(
             recipient.code, recipient.message, outgoing.envelope_to
         )
+    return [_reply("MAIL", sender), _reply("RCPT", recipient)]
 
 
 @functools.lru_cache(maxsize=4096)
