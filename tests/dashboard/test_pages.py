@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import httpx
 from sqlalchemy import select
@@ -130,6 +131,9 @@ class TestStatusChange:
         assert "Letters waiting in the queue now: <strong>3</strong>" in html
         for channel in ("e-mail", "web form", "post"):  # in words, not web_form
             assert f"<strong>{channel}</strong>" in html
+        pace = re.search(r"at most (\d+) (letters?) an hour", html)
+        assert pace is not None
+        assert pace[2] == ("letter" if pace[1] == "1" else "letters")  # "1 letters" no more
         assert await _status(session) is CampaignStatus.draft  # nothing happened yet
         done = await client.post(
             f"/staff/campaigns/{SLUG}/status/launch",
