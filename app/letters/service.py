@@ -90,16 +90,21 @@ async def preview(
     sender: SenderIn,
     kit: LetterKit,
     today: date,
+    targets: Sequence[Target] | None = None,
+    cases: list[Case] | None = None,
 ) -> Composed:
-    """The letter that would be stored for this sender, office and case (also if unreachable)."""
-    targets = await campaigns_service.resolve_targets(
-        session, campaign=campaign, library=kit.library
-    )
+    """The letter that would be stored for this sender, office and case (also if unreachable);
+    `targets` and `cases`, when the caller has already loaded them, are not read again."""
+    if targets is None:
+        targets = await campaigns_service.resolve_targets(
+            session, campaign=campaign, library=kit.library
+        )
     target = next((t for t in targets if t.recipient.id == recipient_id), None)
     if target is None:
         raise NotFound(f"office {recipient_id!r} is not a target of campaign {campaign.slug!r}")
     template = kit.library.get(campaign.template_name, target.recipient.language)
-    cases = await campaign_cases(session, campaign)
+    if cases is None:
+        cases = await campaign_cases(session, campaign)
     case = _pick_case(template.purpose, cases, case_id)
     return compose_one(
         kit, campaign=campaign, cases=cases, case=case, target=target, sender=sender, today=today

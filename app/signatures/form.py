@@ -93,6 +93,7 @@ async def _case_context(
     chosen = next((t for t in reachable if t.recipient.id == office), None) or (
         reachable[0] if reachable else None
     )
+    cases = await letters_service.campaign_cases(session, campaign)
     letter = None
     if chosen is not None:
         sample = SenderIn(name="[your name]", city="[your city]", country="[your country]")
@@ -104,10 +105,12 @@ async def _case_context(
             sender=sample,
             kit=kit,
             today=utcnow().date(),
+            targets=targets,  # read once for the page and its letter, not twice
+            cases=cases,
         )
         letter = composed.letter
     return {
-        "cases": await letters_service.campaign_cases(session, campaign),
+        "cases": cases,
         "targets": reachable,
         "office": chosen.recipient if chosen else None,
         "office_asked": office is not None,  # the preview was asked for: show it unfolded
