@@ -12,6 +12,7 @@ language of their e-mails).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.targets import Target
 from app.config import Settings
 from app.db import utcnow
 from app.errors import NotFound
@@ -32,6 +34,7 @@ from app.signatures import consent, service, tokens
 from app.signatures.ratelimit import SigningLimits
 from app.signatures.schemas import MESSAGE_MAX, SignatureIn
 from app.templating.kit import LetterKit
+from app.templating.library import FALLBACK_LANGUAGE
 from app.web import caching
 from app.web.clients import client_address
 from app.web.i18n import Language
@@ -82,6 +85,21 @@ def form_path(campaign: Campaign, *, embed: bool) -> str:
     return f"/c/{campaign.slug}/embed" if embed else f"/c/{campaign.slug}"
 
 
+def _letter_languages(
+    kit: LetterKit, campaign: Campaign, targets: Sequence[Target]
+) -> dict[str, str]:
+    """Each office's letter language: its own where the campaign's letter exists in it, else
+    the library's fallback (what `letters.service` will write)."""
+    languages = {}
+    for target in targets:
+        try:
+            template = kit.library.get(campaign.template_name, target.recipient.language)
+        except NotFound:
+            continue
+        languages[target.recipient.id] = template.language
+    return languages
+
+
 async def _case_context(
     session: AsyncSession, kit: LetterKit, campaign: Campaign, office: str | None
 ) -> dict[str, Any]:
@@ -110,6 +128,8 @@ async def _case_context(
         )
         letter = composed.letter
     return {
+        "letter_languages": _letter_languages(kit, campaign, reachable),
+        "fallback_language": FALLBACK_LANGUAGE,
         "cases": cases,
         "targets": reachable,
         "office": chosen.recipient if chosen else None,

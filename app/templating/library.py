@@ -25,6 +25,10 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 MAX_TEMPLATE_BYTES = 64_000
 
 
+# The language a letter is written in when its template has none in the office's language.
+FALLBACK_LANGUAGE = "en"
+
+
 class Purpose(StrEnum):
     individual = "individual"  # one case per letter
     general = "general"  # all of a campaign's cases in one letter
@@ -121,7 +125,7 @@ class TemplateLibrary:
     def all(self) -> list[LetterTemplate]:
         return [self._by_key[k] for k in sorted(self._by_key)]
 
-    def get(self, name: str, language: str, fallback: str = "en") -> LetterTemplate:
+    def get(self, name: str, language: str, fallback: str = FALLBACK_LANGUAGE) -> LetterTemplate:
         """The template in `language`, else in `fallback`, else NotFound."""
         for lang in (language, fallback):
             template = self._by_key.get((name, lang))

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -50,7 +51,17 @@ def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
     return request.url_for(name, **path_params).path
 
 
+def _language_name(code: str) -> str:
+    """A language's name in the page's own language ("English", "английский"), from CLDR."""
+    try:
+        names = Locale.parse(i18n.current()).languages
+    except (ValueError, UnknownLocaleError):
+        return code
+    return str(names.get(code, code))
+
+
 _env.filters["dt"] = _datetime
+_env.filters["language_name"] = _language_name
 _env.filters["markdown"] = render_markdown  # case and campaign text (app/web/markdown.py)
 _env.globals["url_for"] = _url_for  # before Jinja2Templates, which only sets its own if unset
 templates = Jinja2Templates(env=_env)

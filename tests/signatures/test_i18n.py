@@ -19,7 +19,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import utcnow
 from app.signatures import consent
 from app.web import i18n
-from tests.signatures.conftest import SLUG, Outbox, form_body, the_signature
+from tests.signatures.conftest import SLUG, Outbox, form_body, open_campaign, the_signature
 
 CATALOGUE_DIR = PROJECT_ROOT / "app" / "translations"
 RU_PO = CATALOGUE_DIR / "ru" / "LC_MESSAGES" / "messages.po"
@@ -111,6 +111,26 @@ class TestNegotiation:
         assert f'action="/c/{SLUG}?lang=ru#sign"' in html
         assert '<input type="hidden" name="lang" value="ru">' in html
         assert 'href="/?lang=ru"' in html
+
+    async def test_the_page_says_in_which_language_each_office_gets_its_letter(
+        self, client: httpx.AsyncClient, staff_token: str
+    ) -> None:
+        """France has the letter in French; there is none in Italian, so Italy's goes in
+        English, the fallback the page names."""
+        await open_campaign(
+            client,
+            staff_token,
+            slug="languages",
+            targets={"recipients": ["france-prime-minister", "italy-prime-minister"]},
+            channel_preference=["postal"],
+        )
+        english = (await client.get("/c/languages")).text
+        assert "otherwise in English." in english
+        assert english.count("letter in French") == 1
+        assert english.count("letter in English") == 1  # Italy's: no Italian letter
+        russian = (await client.get("/c/languages", params={"lang": "ru"})).text
+        assert "иначе язык письма — английский." in russian
+        assert russian.count("язык письма: французский") == 1
 
     async def test_accept_language_decides_when_no_language_is_chosen(
         self, client: httpx.AsyncClient, campaign: dict[str, Any]
