@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.db import SessionDep, utcnow
 from app.evidence import hashing, pdf, service
+from app.params import Id
 from app.schemas import ERROR_RESPONSES
 from app.staff.auth import CurrentStaff
 
@@ -29,7 +30,7 @@ IncludePersonal = Annotated[
     responses={200: {"content": {"application/json": {}}, "description": "The dossier."}},
 )
 async def letter_dossier(
-    letter_id: int,
+    letter_id: Id,
     session: SessionDep,
     staff: CurrentStaff,
     include_personal: IncludePersonal = False,
@@ -54,7 +55,7 @@ async def letter_dossier(
     responses={200: {"content": {"application/pdf": {}}, "description": "The dossier's PDF."}},
 )
 async def letter_dossier_pdf(
-    letter_id: int,
+    letter_id: Id,
     session: SessionDep,
     staff: CurrentStaff,
     include_personal: IncludePersonal = False,
