@@ -17,9 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 Report = Callable[[int, int], None]
 """Told how many of how many items are done; called as often as the work likes."""
 
@@ -54,6 +51,17 @@ def progress(
 
 @contextmanager
 def _bar(description: str, out: TextIO) -> Iterator[Report]:
+    # Imported here: the domains import this module for `Report`, and a server or worker
+    # starting should not load rich's progress machinery that only a terminal will draw.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = Console(file=out, force_terminal=True)
     columns = (
         TextColumn("{task.description}"),
